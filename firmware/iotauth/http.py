@@ -1,0 +1,188 @@
+# iotauth http: the lean HTTP/1.1 client for token requests, on socket + ssl with the
+# server certificate verified. One reused buffer; bounded in size and time. MIT licence.
+import binascii
+import socket
+import ssl
+import time
+
+from micropython import const
+
+from .errors import TransientError
+
+_SIZE = const(4096)  # largest response (head and body) accepted
+_SSLError = getattr(ssl, "SSLError", None)  # CPython only; MicroPython raises OSError
+_buf = None
+
+
+def buffer():
+    global _buf
+    if _buf is None:
+        _buf = bytearray(_SIZE)  # allocates once: every response is read into it
+    return _buf
+
+
+def _context(ca):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca is None:
+        if hasattr(ctx, "check_hostname"):
+            ctx.check_hostname = False  # CPython; MicroPython does not check without a CA
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    with open(ca, "rb") as f:
+        data = f.read()  # allocates: the CA lives only as long as the handshake needs it
+    if data.startswith(b"-----"):
+        # PEM: mbedtls here takes DER only, so decode the first certificate's base64.
+        a = data.find(b"\n") + 1
+        data = binascii.a2b_base64(data[a : data.find(b"-----", a)])
+    ctx.load_verify_locations(cadata=data)
+    return ctx
+
+
+def _hname(b, i, j, name):
+    # Whether the header line b[i:j] starts with name (lower case) and a colon.
+    n = len(name)
+    if j - i <= n:
+        return False
+    for k in range(n):
+        if b[i + k] | 0x20 != name[k]:
+            return False
+    return b[i + n] == 0x3A
+
+
+def _hval(b, i, j):
+    # The header value of the line b[i:j] that starts after its colon, stripped.
+    while i < j and b[i] == 0x20:
+        i += 1
+    return str(b[i:j], "utf-8").strip()
+
+
+def _dechunk(mv, s, e):
+    # Decodes a chunked body in mv[s:e] in place; returns its new end.
+    w = s
+    r = s
+    while True:
+        k = r
+        while k < e and mv[k] != 0x0D:
+            k += 1
+        if k + 1 >= e:
+            raise ValueError("truncated chunk")
+        size = int(str(mv[r:k], "utf-8").split(";")[0], 16)
+        r = k + 2
+        if size == 0:
+            return w
+        if r + size + 2 > e:
+            raise ValueError("truncated chunk")
+        mv[w : w + size] = bytes(mv[r : r + size])  # allocates: chunked bodies are rare
+        w += size
+        r += size + 2
+
+
+def _request(s, tls, host, port, path, body, ctype, auth):
+    w = s.write if hasattr(s, "write") else s.sendall
+    if (port == 443 and tls) or (port == 80 and not tls):
+        hp = host
+    else:
+        hp = "%s:%d" % (host, port)
+    w(b"POST %s HTTP/1.1\r\nHost: %s\r\n" % (path.encode(), hp.encode()))
+    if auth:
+        w(b"Authorization: ")
+        w(auth)
+        w(b"\r\n")
+    w(b"Content-Type: %s\r\nContent-Length: %d\r\n" % (ctype, len(body)))
+    w(b"Accept: application/json\r\nConnection: close\r\n\r\n")
+    w(body)
+
+
+def _response(s, timeout):
+    # Reads the response into the buffer; returns (status, retry_after, memoryview of body).
+    buf = buffer()
+    mv = memoryview(buf)
+    rd = s.readinto if hasattr(s, "readinto") else s.recv_into
+    start = time.ticks_ms()
+    n = 0
+    head = -1
+    clen = -1
+    chunked = False
+    retry = None
+    status = 0
+    while True:
+        if n == _SIZE:
+            raise TransientError("response too large")
+        if time.ticks_diff(time.ticks_ms(), start) > timeout * 2000:
+            raise TransientError("response too slow")
+        got = rd(mv[n:])
+        if not got:
+            break
+        n += got
+        if head < 0:
+            h = buf.find(b"\r\n\r\n", 0, n)
+            if h < 0:
+                continue
+            head = h + 4
+            if n < 12 or buf[:5] != b"HTTP/":
+                raise ValueError("not HTTP")
+            status = int(str(mv[9:12], "utf-8"))
+            i = buf.find(b"\r\n", 0, h) + 2
+            while i < head:
+                j = buf.find(b"\r\n", i, head)
+                if _hname(buf, i, j, b"content-length"):
+                    clen = int(_hval(buf, i + 15, j))
+                elif _hname(buf, i, j, b"transfer-encoding"):
+                    chunked = "chunked" in _hval(buf, i + 18, j).lower()
+                elif _hname(buf, i, j, b"retry-after"):
+                    retry = _hval(buf, i + 12, j)
+                i = j + 2
+            if clen > _SIZE - head:
+                raise TransientError("response too large")
+        if clen >= 0 and not chunked and n - head >= clen:
+            break
+        if chunked and n - 5 >= head and buf.find(b"0\r\n\r\n", n - 5, n) >= 0:
+            if n - 5 == head or buf[n - 7 : n - 5] == b"\r\n":
+                break
+    if head < 0:
+        raise ValueError("truncated head")
+    end = n
+    if chunked:
+        end = _dechunk(mv, head, n)
+    elif clen >= 0:
+        if n - head < clen:
+            raise ValueError("truncated body")
+        end = head + clen
+    return status, retry, mv[head:end]
+
+
+def post(tls, host, port, path, body, ctype, auth, timeout, ca):
+    # One token request. Raises TransientError for every network, TLS or framing fault.
+    s = None
+    try:
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        s = socket.socket(ai[0], socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(ai[-1])
+        if tls:
+            s = _context(ca).wrap_socket(s, server_hostname=host)
+        _request(s, tls, host, port, path, body, ctype, auth)
+        return _response(s, timeout)
+    except OSError as e:
+        raise TransientError(_reason(e))
+    except (ValueError, IndexError):
+        raise TransientError("malformed HTTP response")
+    finally:
+        if s is not None:
+            s.close()
+
+
+def _reason(e):
+    # OSError -> words. mbedtls errors are negative; timeouts differ per port.
+    a = e.args
+    code = a[0] if a and type(a[0]) is int else None
+    if _SSLError is not None and isinstance(e, _SSLError):
+        return "TLS error"
+    if code is None:
+        return "timed out" if "timed out" in str(e) else "network error (%s)" % type(e).__name__
+    if code < 0:
+        return "TLS error %d" % code
+    if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
+        return "timed out"
+    return "network error (errno %d)" % code

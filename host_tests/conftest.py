@@ -1,0 +1,76 @@
+"""Fixtures: the shim, a token server on loopback (HTTP and HTTPS), a flash directory, and
+a runner for each runtime."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(HERE / "shim"), str(ROOT / "firmware"), str(ROOT)]
+
+import boardtime  # noqa: E402
+
+# iotauth reads time through a board-like module: 2**30 ms ticks, settable RTC epoch.
+_real_time = sys.modules["time"]
+sys.modules["time"] = boardtime
+try:
+    import iotauth  # noqa: E402,F401
+    import iotauth.http  # noqa: E402,F401
+    import iotauth.viarequests  # noqa: E402,F401
+finally:
+    sys.modules["time"] = _real_time
+
+from harness import RUNTIMES, Runner  # noqa: E402
+
+from tools.tokenserver.certs import Certs  # noqa: E402
+from tools.tokenserver.server import State, serve  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _board_clock():
+    boardtime.reset()
+    yield
+    boardtime.reset()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory) -> Certs:
+    return Certs(tmp_path_factory.mktemp("certs"), ["localhost", "127.0.0.1"])
+
+
+@pytest.fixture
+def server():
+    s = serve(State())
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tls_server(certs):
+    s = serve(State(), certs.server_context(), host="127.0.0.1")
+    s.base = f"https://localhost:{s.port}"
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def flash(tmp_path) -> Path:
+    d = tmp_path / "flash"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(params=RUNTIMES)
+def runner(request, flash) -> Runner:
+    return Runner(request.param, flash)
+
+
+def write_config(flash: Path, cfg: dict, name: str = "auth.json") -> Path:
+    p = flash / name
+    p.write_text(json.dumps(cfg))
+    return p

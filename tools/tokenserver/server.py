@@ -1,0 +1,681 @@
+"""The token server: Authlib's authorization server behind one Flask route per platform dialect.
+
+Each route speaks what ``shared/platforms/<platform>.txt`` documents: its path, its request
+encoding and its response shape. Grants, client authentication and refresh-token rotation are
+Authlib's; this module supplies the storage (in memory), the dialects' token shapes and the
+fault injection the tests and developers need.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import secrets
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from email.utils import formatdate
+from urllib.parse import urlencode
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from flask import Flask, Request, Response, g, jsonify, request
+from werkzeug.serving import make_server
+
+DAY = 86400
+
+# Dialect name -> (access lifetime, refresh lifetime or None when no refresh token is issued).
+LIFETIMES = {
+    "generic": (3600, 30 * DAY),
+    "mydevices": (DAY, 2 * DAY),
+    "devensoft": (3600, None),
+    "yipii": (365 * DAY, None),
+    "modulariot": (DAY, None),
+    "allthingstalk": (3599, 60 * DAY),
+}
+
+MODULARIOT_AUDIENCE = "https://iot.streamhub.cl/v1/asset/track"
+
+
+@dataclass
+class Client(ClientMixin):
+    """A registered client; ``secret`` None makes it public (ATT's ``web`` client)."""
+
+    client_id: str
+    secret: str | None
+    dialect: str
+    grant_types: tuple[str, ...]
+    scope: str = ""
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str:
+        return ""
+
+    def get_allowed_scope(self, scope: str) -> str:
+        if not scope:
+            return ""
+        allowed = set(self.scope.split())
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.secret is not None and hmac.compare_digest(self.secret, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.secret is None:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+@dataclass
+class User:
+    username: str
+    password: str
+    mfa_code: str | None = None
+
+    def get_user_id(self) -> str:
+        return self.username
+
+
+@dataclass
+class Issued:
+    """An access or refresh token the server handed out."""
+
+    token: str
+    client_id: str
+    user: User | None
+    scope: str
+    expires_at: float | None
+    revoked: bool = False
+
+    # Authlib's TokenMixin, used by the refresh_token grant.
+    def check_client(self, client: Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return 0 if self.expires_at is None else int(self.expires_at - time.time())
+
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and time.time() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour; ``count`` None means until cleared."""
+
+    mode: str
+    count: int | None = None
+    retry_after: str | None = None
+    seconds: float = 30.0
+
+
+FAULT_MODES = (
+    "500",
+    "502",
+    "503",
+    "429",
+    "html",
+    "truncated",
+    "oversized",
+    "no_access_token",
+    "expires_string",
+    "expires_missing",
+    "chunked",
+    "redirect",
+    "slow",
+    "silent",
+    "reset",
+    "invalid_grant",
+)
+
+
+def default_clients() -> list[Client]:
+    """The development clients, one set per platform dialect (see README)."""
+    cc, pw, rt = "client_credentials", "password", "refresh_token"
+    return [
+        Client("device-1", "device-1-secret", "generic", (cc, pw, rt), "read write"),
+        Client("md-admin", "md-admin-secret", "mydevices", (cc, rt), "profile email"),
+        Client("md-user", "md-user-secret", "mydevices", (pw, rt), "profile email"),
+        Client("dv-client", "dv-secret", "devensoft", (cc,)),
+        Client("yp-client", "yp-secret", "yipii", (cc,), "reports devices"),
+        Client("mi-client", "mi-secret", "modulariot", (cc,)),
+        Client("web", None, "allthingstalk", (pw, rt, "mfa")),
+    ]
+
+
+def default_users() -> list[User]:
+    return [
+        User("user@example.com", "userpass"),
+        User("att-user", "att-pass", mfa_code="123456"),
+    ]
+
+
+DEFAULT_STATIC = {"maker:device-token-1": "device", "maker:ground-token-1": "ground"}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class State:
+    """Everything the server knows, guarded by one lock: clients, tokens, faults, the log."""
+
+    def __init__(self, verbose: bool = False):
+        self.lock = threading.RLock()
+        self.clients = {c.client_id: c for c in default_clients()}
+        self.users = {u.username: u for u in default_users()}
+        self.static = dict(DEFAULT_STATIC)
+        self.access: dict[str, Issued] = {}
+        self.refresh: dict[str, Issued] = {}
+        self.mfa: dict[str, User] = {}
+        self.faults: dict[str, Fault] = {}
+        self.lifetime: int | None = None  # overrides every dialect's access lifetime
+        self.refresh_lifetime: int | None = None
+        self.requests: list[dict] = []  # every token request, raw, for tests on loopback
+        self.api_calls: list[dict] = []
+        self.verbose = verbose
+        self.key = secrets.token_bytes(32)
+
+    # Token making
+
+    def jwt(self, claims: dict) -> str:
+        head = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "iotauth-dev"}).encode())
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        sig = hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        return f"{head}.{body}.{_b64(sig)}"
+
+    def lifetimes(self, dialect: str) -> tuple[int, int | None]:
+        access, refresh = LIFETIMES[dialect]
+        if self.lifetime is not None:
+            access = self.lifetime
+        if refresh is not None and self.refresh_lifetime is not None:
+            refresh = self.refresh_lifetime
+        return access, refresh
+
+    def fault_for(self, client_id: str | None) -> Fault | None:
+        with self.lock:
+            key = client_id if client_id in self.faults else "*"
+            f = self.faults.get(key)
+            if f is None:
+                return None
+            if f.count is not None:
+                f.count -= 1
+                if f.count <= 0:
+                    del self.faults[key]
+            return f
+
+    def log(self, line: str) -> None:
+        if self.verbose:
+            print(f"tokenserver: {line}", file=sys.stderr, flush=True)
+
+    def token_count(self, **match: str) -> int:
+        """How many token requests were made whose fields match (e.g. grant="password")."""
+        with self.lock:
+            return sum(all(r.get(k) == v for k, v in match.items()) for r in self.requests)
+
+
+def _masked(form: dict[str, str]) -> dict[str, str]:
+    hidden = {"client_secret", "password", "refresh_token", "code", "device_code"}
+    return {k: ("***" if k in hidden else v) for k, v in form.items()}
+
+
+def create_app(state: State) -> Flask:
+    """The Flask app: token routes per dialect, the protected API and the control endpoint."""
+    app = Flask("iotauth-tokenserver")
+
+    class Server(AuthorizationServer):
+        def create_oauth2_request(self, req):
+            return FlaskOAuth2Request(req if req is not None else request)
+
+    def query_client(client_id: str) -> Client | None:
+        c = state.clients.get(client_id)
+        # A client is known only on its own platform's route.
+        return c if c is not None and c.dialect == g.dialect else None
+
+    def save_token(token: dict, req) -> None:
+        with state.lock:
+            now = time.time()
+            client = req.client
+            user = req.user
+            scope = token.get("scope", "")
+            life = g.lifetimes
+            state.access[token["access_token"]] = Issued(
+                token["access_token"], client.client_id, user, scope, now + life[0]
+            )
+            if "refresh_token" in token:
+                exp = None if life[1] is None else now + life[1]
+                state.refresh[token["refresh_token"]] = Issued(
+                    token["refresh_token"], client.client_id, user, scope, exp
+                )
+
+    server = Server(app, query_client=query_client, save_token=save_token)
+
+    def generate(
+        grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
+    ):
+        return shape(state, g.dialect, client, user, scope, include_refresh_token, g.lifetimes)
+
+    server.register_token_generator("default", generate)
+
+    auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+
+    class ClientCredentials(grants.ClientCredentialsGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = auth_methods
+
+    class Password(grants.ResourceOwnerPasswordCredentialsGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = auth_methods
+
+        def authenticate_user(self, username, password):
+            u = state.users.get(username)
+            if u is None or not hmac.compare_digest(u.password, password):
+                raise InvalidGrantError("Invalid user credentials")
+            return u
+
+    class Refresh(grants.RefreshTokenGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = auth_methods
+        INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new one
+
+        def authenticate_refresh_token(self, refresh_token):
+            t = state.refresh.get(refresh_token)
+            if t is not None and not t.is_expired() and not t.is_revoked():
+                return t
+            return None
+
+        def authenticate_user(self, refresh_token):
+            return refresh_token.user or refresh_token.client_id
+
+        def revoke_old_credential(self, refresh_token):
+            refresh_token.revoked = True
+
+    class Mfa(grants.ResourceOwnerPasswordCredentialsGrant):
+        """AllThingsTalk's second login step: the authenticator code for a pending login."""
+
+        GRANT_TYPE = "mfa"
+        TOKEN_ENDPOINT_AUTH_METHODS = auth_methods
+
+        def validate_token_request(self):
+            client = self.authenticate_token_endpoint_client()
+            form = self.request.form
+            uid = form.get("mfa_uid")
+            if not uid or not form.get("code"):
+                raise InvalidRequestError("Missing 'mfa_uid' or 'code' in request.")
+            with state.lock:
+                user = state.mfa.get(uid)
+            if user is None or form.get("user_id") != user.username:
+                raise InvalidGrantError("Unknown or expired MFA login")
+            if not hmac.compare_digest(user.mfa_code or "", form["code"]):
+                raise InvalidGrantError("Invalid verification code")
+            with state.lock:
+                state.mfa.pop(uid, None)
+            self.request.client = client
+            self.request.user = user
+
+    for grant in (ClientCredentials, Password, Refresh, Mfa):
+        server.register_grant(grant)
+
+    def token_endpoint(dialect: str, req: Request | None = None) -> Response:
+        g.dialect = dialect
+        g.lifetimes = state.lifetimes(dialect)
+        r = req or request
+        form = r.form.to_dict()
+        basic = r.authorization.username if r.authorization else None
+        client_id = form.get("client_id") or basic
+        entry = {
+            "route": dialect,
+            "path": request.path,
+            "grant": form.get("grant_type"),
+            "client": client_id,
+            "auth": "basic" if basic else ("body" if form.get("client_secret") else "none"),
+            "content_type": request.content_type,
+            "headers": dict(request.headers),
+            "body": request.get_data(),
+            "form": form,
+            "time": time.monotonic(),
+        }
+        fault = state.fault_for(client_id)
+        if fault is not None:
+            resp = inject(fault, state, dialect, r, server)
+        else:
+            resp = server.create_token_response(r)
+            if dialect == "mydevices" and resp.status_code == 401:
+                # Keycloak's answer to a wrong client secret.
+                resp = _json(
+                    401,
+                    {"error": "unauthorized_client", "error_description": "Invalid client secret"},
+                )
+        entry["status"] = resp.status_code
+        with state.lock:
+            state.requests.append(entry)
+        state.log(
+            f"{request.path} grant={entry['grant']} client={client_id} "
+            f"auth={entry['auth']} -> {resp.status_code} {_masked(form)}"
+        )
+        return resp
+
+    @app.post("/oauth/token")
+    def generic():
+        return token_endpoint("generic")
+
+    @app.post("/auth/realms/<realm>/protocol/openid-connect/token")
+    def mydevices_admin(realm: str):
+        return token_endpoint("mydevices")
+
+    @app.post("/v1.0/oauth/token")
+    def mydevices_user():
+        return token_endpoint("mydevices")
+
+    @app.post("/token")
+    def devensoft():
+        return token_endpoint("devensoft")
+
+    @app.post("/api/oauth/token")
+    def yipii():
+        return token_endpoint("yipii")
+
+    @app.post("/api/v1/login")
+    def modulariot():
+        data = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(data, dict):
+            return _json(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "Content-Type must be application/json",
+                },
+            )
+        if data.get("audience") != MODULARIOT_AUDIENCE:
+            return _json(
+                403,
+                {
+                    "error": "access_denied",
+                    "error_description": "Service not enabled within domain: "
+                    + str(data.get("audience")),
+                },
+            )
+        body = urlencode({k: str(v) for k, v in data.items() if k != "audience"}).encode()
+        env = dict(request.environ)
+        env.update(
+            {
+                "wsgi.input": io.BytesIO(body),
+                "CONTENT_LENGTH": str(len(body)),
+                "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            }
+        )
+        return token_endpoint("modulariot", Request(env))
+
+    @app.post("/login")
+    def allthingstalk():
+        form = request.form
+        if form.get("grant_type") == "password" and "username" in form:
+            u = state.users.get(form["username"])
+            if (
+                u is not None
+                and u.mfa_code
+                and hmac.compare_digest(u.password, form.get("password", ""))
+            ):
+                uid = uuid.uuid4().hex
+                with state.lock:
+                    state.mfa[uid] = u
+                return jsonify(
+                    {
+                        "MfaUid": uid,
+                        "UserId": u.username,
+                        "message": "MFA verification code required",
+                    }
+                )
+        return token_endpoint("allthingstalk")
+
+    @app.route("/api/resource", methods=["GET", "POST", "PUT"])
+    def protected():
+        auth = request.headers.get("Authorization", "")
+        tok = auth[7:] if auth.startswith("Bearer ") else auth
+        with state.lock:
+            issued = state.access.get(tok)
+            ok = tok in state.static or (
+                issued is not None and not issued.is_expired() and not issued.revoked
+            )
+            state.api_calls.append({"token": tok, "ok": ok, "time": time.monotonic()})
+        if not ok:
+            return _json(
+                401,
+                {"error": "invalid_token"},
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        who = state.static.get(tok) or (issued.client_id if issued else "?")
+        return jsonify({"ok": True, "subject": who})
+
+    @app.post("/_control")
+    def control():
+        if request.remote_addr not in ("127.0.0.1", "::1"):
+            return _json(403, {"error": "loopback only"})
+        data = request.get_json(force=True)
+        apply_control(state, data)
+        return jsonify({"ok": True})
+
+    return app
+
+
+def apply_control(state: State, data: dict) -> None:
+    """Changes faults, lifetimes or revocations at run time (the HTTP control endpoint)."""
+    with state.lock:
+        if "fault" in data:
+            f = data["fault"]
+            key = f.get("client", "*")
+            if f.get("mode") in (None, "none"):
+                state.faults.pop(key, None)
+            else:
+                if f["mode"] not in FAULT_MODES:
+                    raise ValueError(f"unknown fault mode {f['mode']}")
+                state.faults[key] = Fault(
+                    f["mode"], f.get("count"), f.get("retry_after"), float(f.get("seconds", 30))
+                )
+        if "lifetime" in data:
+            state.lifetime = data["lifetime"]
+        if "refresh_lifetime" in data:
+            state.refresh_lifetime = data["refresh_lifetime"]
+        if data.get("revoke"):
+            for t in list(state.access.values()) + list(state.refresh.values()):
+                t.revoked = True
+
+
+def shape(
+    state: State,
+    dialect: str,
+    client: Client,
+    user: User | None,
+    scope: str | None,
+    include_refresh: bool,
+    lifetimes: tuple[int, int | None],
+) -> dict:
+    """A token response in the dialect's own shape (shared/platforms/*.txt)."""
+    access_life, refresh_life = lifetimes
+    now = int(time.time())
+    sub = user.username if isinstance(user, User) else client.client_id
+    if dialect == "mydevices":
+        session = str(uuid.uuid4())
+        claims = {
+            "exp": now + access_life,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "iss": "https://auth.mydevices.com/auth/realms/demo",
+            "aud": "account",
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, sub)),
+            "typ": "Bearer",
+            "azp": client.client_id,
+            "session_state": session,
+            "acr": "1",
+            "realm_access": {
+                "roles": ["offline_access", "uma_authorization", "default-roles-demo"]
+            },
+            "resource_access": {
+                "account": {"roles": ["manage-account", "manage-account-links", "view-profile"]}
+            },
+            "scope": "profile email",
+            "sid": session,
+            "email_verified": False,
+            "clientHost": "127.0.0.1",
+            "preferred_username": "service-account-" + sub,
+            "clientAddress": "127.0.0.1",
+            "client_id": client.client_id,
+        }
+        refresh = state.jwt(
+            {
+                "exp": now + (refresh_life or 0),
+                "iat": now,
+                "jti": str(uuid.uuid4()),
+                "iss": "https://auth.mydevices.com/auth/realms/demo",
+                "aud": "https://auth.mydevices.com/auth/realms/demo",
+                "sub": claims["sub"],
+                "typ": "Refresh",
+                "azp": client.client_id,
+                "session_state": session,
+                "scope": "profile email",
+                "sid": session,
+            }
+        )
+        return {
+            "access_token": state.jwt(claims),
+            "expires_in": access_life,
+            "refresh_expires_in": refresh_life,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "not-before-policy": 0,
+            "session_state": session,
+            "scope": "profile email",
+        }
+    if dialect == "allthingstalk":
+        return {
+            "access_token": secrets.token_urlsafe(96),
+            "token_type": "bearer",
+            "expires_in": access_life,
+            "refresh_token": secrets.token_urlsafe(24),
+            "as:client_id": client.client_id,
+            "userName": sub,
+            ".issued": formatdate(now, usegmt=True),
+            ".expires": formatdate(now + access_life, usegmt=True),
+        }
+    jwt = state.jwt(
+        {
+            "iss": "iotauth-tokenserver",
+            "sub": sub,
+            "iat": now,
+            "exp": now + access_life,
+            "scope": scope or "",
+        }
+    )
+    tok = {"access_token": jwt, "expires_in": access_life}
+    if dialect == "devensoft":
+        tok["token_type"] = "bearer"
+    else:
+        tok["token_type"] = "Bearer"
+    if scope:
+        tok["scope"] = scope
+    if dialect == "generic" and include_refresh and refresh_life is not None:
+        tok["refresh_token"] = secrets.token_urlsafe(32)
+    return tok
+
+
+def _json(status: int, body: dict, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body), status, headers, mimetype="application/json")
+
+
+def inject(fault: Fault, state: State, dialect: str, req: Request, server) -> Response:
+    """The response (or the misbehaviour) a fault mode stands for."""
+    mode = fault.mode
+    headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+    if mode in ("500", "502", "503", "429"):
+        return _json(int(mode), {"error": "temporarily_unavailable"}, headers)
+    if mode == "html":
+        return Response(
+            "<html><body><h1>502 Bad Gateway</h1></body></html>", 502, mimetype="text/html"
+        )
+    if mode == "invalid_grant":
+        return _json(400, {"error": "invalid_grant", "error_description": "Token is not active"})
+    if mode == "redirect":
+        return Response("", 302, {"Location": "http://127.0.0.1:9/elsewhere"})
+    if mode == "oversized":
+        return _json(200, {"access_token": "x" * (1 << 20), "expires_in": 3600})
+    if mode in ("silent", "slow"):
+        time.sleep(fault.seconds)
+    if mode == "reset":
+        sock = req.environ.get("werkzeug.socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        return Response("", 500)
+    resp = server.create_token_response(req)
+    if resp.status_code != 200:
+        return resp
+    body = json.loads(resp.get_data())
+    if mode == "no_access_token":
+        body.pop("access_token")
+    elif mode == "expires_string":
+        body["expires_in"] = str(body["expires_in"])
+    elif mode == "expires_missing":
+        body.pop("expires_in", None)
+    data = json.dumps(body).encode()
+    if mode == "truncated":
+        out = Response(data[: len(data) // 2], 200, mimetype="application/json")
+        out.headers["Content-Length"] = str(len(data))
+        out.automatically_set_content_length = False
+        return out
+    if mode == "chunked":
+        return Response(iter([data[:10], data[10:]]), 200, mimetype="application/json")
+    return Response(data, 200, mimetype="application/json")
+
+
+class Running:
+    """A server started on loopback in a thread; stops itself on ``close()``."""
+
+    def __init__(self, state: State, tls_context=None, host: str = "127.0.0.1", port: int = 0):
+        self.state = state
+        self.app = create_app(state)
+        self.httpd = make_server(host, port, self.app, threaded=True, ssl_context=tls_context)
+        self.port = self.httpd.server_port
+        self.scheme = "https" if tls_context else "http"
+        self.base = f"{self.scheme}://{host if ':' not in host else '[' + host + ']'}:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def serve(
+    state: State | None = None, tls_context=None, host: str = "127.0.0.1", port: int = 0
+) -> Running:
+    return Running(state or State(), tls_context, host, port)
+
+
+def http_date(offset: int) -> str:
+    """An HTTP-date ``offset`` seconds from now, for Retry-After."""
+    return formatdate(time.time() + offset, usegmt=True)
