@@ -65,9 +65,19 @@ def flash(tmp_path) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def mpy_build(tmp_path_factory) -> Path:
+    """The package compiled with mpy-cross, as a board runs it (tools/build.py)."""
+    from tools.build import compile_to
+
+    out = tmp_path_factory.mktemp("mpy")
+    compile_to(out)
+    return out
+
+
 @pytest.fixture(params=RUNTIMES)
-def runner(request, flash) -> Runner:
-    return Runner(request.param, flash)
+def runner(request, flash, mpy_build) -> Runner:
+    return Runner(request.param, flash, mpy_build)
 
 
 def write_config(flash: Path, cfg: dict, name: str = "auth.json") -> Path:

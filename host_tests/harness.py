@@ -118,9 +118,10 @@ class Failed(AssertionError):
 class Runner:
     """Runs scripts with ``flash`` as the current directory (the board's flash root)."""
 
-    def __init__(self, runtime: str, flash: Path):
+    def __init__(self, runtime: str, flash: Path, mpy: Path | None = None):
         self.runtime = runtime
         self.flash = flash
+        self.mpy = mpy  # the .mpy build: what runs on a board-sized heap
         self.stdout = ""
 
     def run(
@@ -137,6 +138,7 @@ class Runner:
         cmd = [micropython_binary()]
         if heap:
             cmd += ["-X", f"heapsize={heap}"]
+            path = path or (str(self.mpy) if self.mpy else None)
         env = dict(os.environ, MICROPYPATH=f"{path or FIRMWARE}:.frozen")
         try:
             p = subprocess.run(

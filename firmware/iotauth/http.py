@@ -161,7 +161,10 @@ def post(tls, host, port, path, body, ctype, auth, timeout, ca):
         s.settimeout(timeout)
         s.connect(ai[-1])
         if tls:
-            s = _context(ca).wrap_socket(s, server_hostname=host)
+            try:
+                s = _context(ca).wrap_socket(s, server_hostname=host)
+            except ValueError as e:  # MicroPython: certificate verification failed
+                raise TransientError("TLS error: " + str(e).strip())
         _request(s, tls, host, port, path, body, ctype, auth)
         return _response(s, timeout)
     except OSError as e:

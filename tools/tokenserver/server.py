@@ -584,6 +584,7 @@ def shape(
             "iss": "iotauth-tokenserver",
             "sub": sub,
             "iat": now,
+            "jti": uuid.uuid4().hex,
             "exp": now + access_life,
             "scope": scope or "",
         }

@@ -1,0 +1,253 @@
+"""Broken and hostile servers: the contract's error class, no secret in any message, the
+still-valid token served meanwhile, and no request before the back-off has passed."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import write_config
+from presets import config
+from test_grants import generic, grants
+from tools.tokenserver.certs import Certs
+from tools.tokenserver.server import apply_control, http_date
+
+SECRETS = ("device-1-secret", "md-admin-secret")
+
+ONE = """
+import iotauth
+a = iotauth.load()
+try:
+    out("t", a.token())
+except iotauth.AuthError as e:
+    out("e", err(e))
+    out("repr", repr(e))
+"""
+
+
+def fault(server, mode, **kw):
+    apply_control(server.state, {"fault": dict(mode=mode, **kw)})
+
+
+def assert_clean(res):
+    text = repr(res)
+    for s in SECRETS:
+        assert s not in text
+
+
+@pytest.mark.parametrize(
+    "mode,words",
+    [
+        ("500", "HTTP 500"),
+        ("502", "HTTP 502"),
+        ("503", "HTTP 503"),
+        ("429", "HTTP 429"),
+        ("html", "HTTP 502"),
+        ("truncated", "malformed"),
+        ("oversized", "too large"),
+        ("no_access_token", "no access_token"),
+        ("redirect", "redirected"),
+        ("reset", ""),
+    ],
+)
+def test_fault_is_transient_with_backoff(mode, words, runner, server, flash):
+    write_config(flash, generic(server))
+    fault(server, mode)
+    res = runner.run(
+        ONE
+        + """
+out("last", err(a.last_error))
+try:
+    a.token()
+except iotauth.AuthError as e:
+    out("again", err(e))
+""",
+        heap="64k",
+    )
+    kind, msg, retry = res["e"][:3]
+    assert kind == "TransientError" and words in msg, res["e"]
+    assert 1 <= retry <= 600
+    assert res["last"][0] == "TransientError"
+    # The next call does not reach the server before the back-off has passed.
+    assert res["again"][0] == "TransientError" and res["again"][2] >= 1
+    assert len(server.state.requests) == 1
+    assert_clean(res)
+
+
+@pytest.mark.parametrize("header", ["120", "date"])
+def test_retry_after_is_honoured(header, runner, server, flash):
+    write_config(flash, generic(server))
+    value = http_date(120) if header == "date" else "120"
+    fault(server, "503", retry_after=value, count=1)
+    res = runner.run(
+        ONE
+        + """
+advance(100)
+try:
+    a.token()
+except iotauth.TransientError as e:
+    out("at100", e.retry_after)
+advance(25)
+out("t2", a.token())
+"""
+    )
+    assert 115 <= res["e"][2] <= 121
+    assert 15 <= res["at100"] <= 21
+    assert res["t2"] and grants(server) == [
+        ("client_credentials", 503),
+        ("client_credentials", 200),
+    ]
+
+
+def test_backoff_grows_with_jitter_and_caps(runner, server, flash):
+    write_config(flash, generic(server))
+    fault(server, "500")
+    res = runner.run("""
+import iotauth
+a = iotauth.load()
+for i in range(12):
+    try:
+        a.token()
+    except iotauth.TransientError as e:
+        out("wait", e.retry_after)
+        advance(e.retry_after + 1)
+""")
+    waits = res["wait"]
+    assert len(waits) == 12 and len(server.state.requests) == 12
+    for i, w in enumerate(waits):  # 4 s doubling, equal jitter, capped at 600 s
+        full = min(4 << i, 600)
+        assert full // 2 <= w <= full, (i, w)
+    assert max(waits) <= 600 and waits[-1] >= 300
+
+
+def test_valid_token_served_while_renewal_fails(runner, server, flash):
+    write_config(flash, generic(server, margin=60))
+    server.state.lifetime = 600
+    res = runner.run("""
+import iotauth
+a = iotauth.load()
+t = a.token()
+out("t", t)
+""")
+    fault(server, "500")
+    res2 = runner.run(f"""
+import iotauth
+a = iotauth.load()
+advance(590 - 60 - 61)   # just before renewal can be due: no request
+out("early", a.token())
+advance(76)              # renewal due, server failing: the old token keeps serving
+out("due", a.token())
+out("last", err(a.last_error))
+out("poll", a.poll())
+advance(70)              # expired and the server still failing: token() raises
+try:
+    a.token()
+    out("late", None)
+except iotauth.TransientError as e:
+    out("late", err(e))
+""")
+    t = res["t"]
+    assert res2["early"] == t and res2["due"] == t
+    assert res2["last"][0] == "TransientError"
+    assert 1 <= res2["poll"] <= 4
+    assert res2["late"][0] == "TransientError"
+    assert [s for _, s in grants(server)] == [200, 500, 500]
+
+
+def test_credentials_error_waits_long(runner, server, flash):
+    write_config(flash, config("mydevices-admin", server, client_secret="md-admin-WRONG"))
+    res = runner.run(
+        ONE
+        + """
+try:
+    a.token()
+except iotauth.TransientError as e:
+    out("again", err(e))
+out("poll", a.poll())
+"""
+    )
+    kind, msg, _, error, desc = res["e"]
+    assert kind == "CredentialsError" and error == "unauthorized_client"
+    assert desc == "Invalid client secret" and "401" in msg
+    assert "md-admin-WRONG" not in repr(res)
+    assert 30 <= res["again"][2] <= 60 and res["poll"] >= 29
+    assert len(server.state.requests) == 1
+
+
+def test_invalid_grant_password(runner, server, flash):
+    write_config(flash, config("mydevices-user", server, password="nope-PW"))
+    res = runner.run(ONE)
+    assert res["e"][0] == "CredentialsError" and res["e"][3] == "invalid_grant"
+    assert "nope-PW" not in repr(res)
+
+
+def test_server_echoing_a_secret_is_scrubbed(runner, server, flash, monkeypatch):
+    import tools.tokenserver.server as srv
+
+    def echo(fault, state, dialect, req, server_):
+        return srv._json(
+            400,
+            {
+                "error": "invalid_client",
+                "error_description": "bad secret " + req.form["client_secret"],
+            },
+        )
+
+    monkeypatch.setattr(srv, "inject", echo)
+    write_config(flash, generic(server))
+    fault(server, "500")
+    res = runner.run(ONE)
+    assert res["e"][0] == "CredentialsError" and "***" in res["e"][1]
+    assert_clean(res)
+
+
+def test_silent_server_times_out(runner, server, flash):
+    write_config(flash, generic(server, timeout=1))
+    fault(server, "silent", seconds=5)
+    res = runner.run(ONE)
+    assert res["e"][0] == "TransientError" and "timed out" in res["e"][1]
+
+
+def test_connection_refused(runner, flash):
+    write_config(
+        flash,
+        {
+            "grant": "client_credentials",
+            "token_url": "http://127.0.0.1:9/t",
+            "client_id": "a",
+            "client_secret": "b",
+            "insecure_http": True,
+        },
+    )
+    res = runner.run(ONE)
+    assert res["e"][0] == "TransientError" and "network error" in res["e"][1]
+
+
+def test_tls_unknown_ca(runner, tls_server, flash, tmp_path):
+    other = Certs(tmp_path / "other", ["localhost"])
+    write_config(flash, generic(tls_server, insecure_http=False, ca=str(other.ca_pem)))
+    res = runner.run(ONE)
+    assert res["e"][0] == "TransientError" and "TLS" in res["e"][1]
+    assert tls_server.state.requests == []
+
+
+def test_tls_wrong_host_name(runner, certs, flash, tmp_path):
+    from tools.tokenserver.server import State, serve
+
+    wrong = Certs(tmp_path / "wrong", ["iot.example.com"])
+    srv = serve(State(), wrong.server_context())
+    try:
+        srv.base = f"https://localhost:{srv.port}"
+        write_config(flash, generic(srv, insecure_http=False, ca=str(wrong.ca_der)))
+        res = runner.run(ONE)
+    finally:
+        srv.close()
+    assert res["e"][0] == "TransientError" and "TLS" in res["e"][1]
+    assert srv.state.requests == []
+
+
+def test_tls_verified_with_der_and_pem(runner, tls_server, certs, flash):
+    for ca in (certs.ca_der, certs.ca_pem):
+        write_config(flash, generic(tls_server, insecure_http=False, ca=str(ca)))
+        (flash / "auth.state").unlink(missing_ok=True)
+        (flash / "auth.state.1").unlink(missing_ok=True)
+        assert runner.run(ONE)["t"]
+    assert len(tls_server.state.requests) == 2
