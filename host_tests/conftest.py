@@ -26,7 +26,6 @@ finally:
     sys.modules["time"] = _real_time
 
 from harness import RUNTIMES, Runner  # noqa: E402
-
 from tools.tokenserver.certs import Certs  # noqa: E402
 from tools.tokenserver.server import State, serve  # noqa: E402
 

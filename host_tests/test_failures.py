@@ -4,9 +4,10 @@ still-valid token served meanwhile, and no request before the back-off has passe
 from __future__ import annotations
 
 import pytest
+from test_grants import generic, grants
+
 from conftest import write_config
 from presets import config
-from test_grants import generic, grants
 from tools.tokenserver.certs import Certs
 from tools.tokenserver.server import apply_control, http_date
 
@@ -128,7 +129,7 @@ t = a.token()
 out("t", t)
 """)
     fault(server, "500")
-    res2 = runner.run(f"""
+    res2 = runner.run("""
 import iotauth
 a = iotauth.load()
 advance(590 - 60 - 61)   # just before renewal can be due: no request

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import write_config
 from presets import AUDIENCE, PRESET_NAMES, STATIC_TOKENS, config, secrets_of
 
