@@ -29,6 +29,8 @@ if sys.implementation.name == "micropython":
     class _BoardClock:
         period = 1 << 30
         off = 0  # ms
+        rtc = None  # seconds the RTC reads, when a test sets it (an unset RTC, an ESP32)
+        epoch = 1970
 
         def ticks_ms(self):
             return (_rt.ticks_ms() + self.off) % self.period
@@ -41,10 +43,13 @@ if sys.implementation.name == "micropython":
             return ((a - b + h) % self.period) - h
 
         def time(self):
-            return int(_rt.time()) + self.off // 1000
+            if self.rtc is not None:
+                return self.rtc + self.off // 1000
+            return int(_rt.time()) + self.off // 1000 - (946684800 if self.epoch == 2000 else 0)
 
         def gmtime(self, s=None):
-            return _rt.gmtime(self.time() if s is None else s)
+            s = self.time() if s is None else s
+            return _rt.gmtime(s + (946684800 if self.epoch == 2000 else 0))
 
         def sleep_ms(self, ms):
             _rt.sleep_ms(ms)

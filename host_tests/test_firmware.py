@@ -1,0 +1,122 @@
+"""The firmware as a board gets it: MicroPython-only imports, compiles with mpy-cross, imports
+from .py and .mpy on the unix port, allocates nothing on the hot path, leaks no secret."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from test_grants import generic
+
+from conftest import write_config
+from harness import FIRMWARE, Runner
+from tools.build import modules
+
+ALLOWED = {
+    "time",
+    "json",
+    "os",
+    "gc",
+    "binascii",
+    "hashlib",
+    "socket",
+    "ssl",
+    "requests",
+    "urequests",
+    "micropython",
+    "machine",
+    "sys",
+}
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: p.name)
+def test_imports_only_what_boards_have(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # inside the package
+                continue
+            names = [node.module]
+        else:
+            assert not isinstance(node, (ast.AnnAssign,)), f"{path.name}: annotations"
+            if isinstance(node, ast.FormattedValue):
+                raise AssertionError(f"{path.name}:{node.lineno}: f-string on the board")
+            continue
+        for n in names:
+            assert n.split(".")[0] in ALLOWED, f"{path.name} imports {n}"
+
+
+IMPORT_ALL = """
+import iotauth, iotauth.http, iotauth.viarequests
+out("names", sorted(n for n in dir(iotauth) if not n.startswith("_")))
+out("file", iotauth.agent.__file__ if hasattr(iotauth.agent, "__file__") else "")
+"""
+
+
+@pytest.mark.parametrize("build", ["py", "mpy"])
+def test_imports_on_the_unix_port(build, flash, mpy_build):
+    path = str(FIRMWARE) if build == "py" else str(mpy_build)
+    res = Runner("micropython", flash).run(IMPORT_ALL, path=path)
+    assert {
+        "load",
+        "Agent",
+        "AuthError",
+        "ConfigError",
+        "CredentialsError",
+        "TransientError",
+    } <= set(res["names"])
+    assert res["file"].endswith(".mpy" if build == "mpy" else ".py")
+
+
+HOT = """
+import gc, iotauth
+a = iotauth.load()
+a.token(); a.headers()
+h = a.headers
+t = a.token
+gc.collect()
+gc.disable()
+m0 = gc.mem_alloc()
+for i in range(1000):
+    h()
+    t()
+m1 = gc.mem_alloc()
+gc.enable()
+out("alloc", m1 - m0)
+"""
+
+
+@pytest.mark.parametrize("grant", ["static", "client_credentials"])
+def test_hot_path_allocates_nothing(grant, server, flash):
+    cfg = generic(server) if grant != "static" else {"grant": "static", "token": "k"}
+    write_config(flash, cfg)
+    res = Runner("micropython", flash).run(HOT)
+    assert res["alloc"] == 0
+
+
+REPRS = """
+import iotauth
+a = iotauth.load()
+a.token()
+texts = [repr(a), str(a), repr(a._tok), repr(a._cfg), repr(a._store), repr(a.headers)]
+try:
+    iotauth.load("missing.json")
+except iotauth.ConfigError as e:
+    texts.append(str(e))
+out("texts", texts)
+"""
+
+
+def test_no_secret_in_any_repr(runner, server, flash):
+    write_config(flash, generic(server, grant="password", username="u@x", password="pw-SECRET-9"))
+    server.state.users["u@x"] = type(server.state.users["user@example.com"])("u@x", "pw-SECRET-9")
+    res = runner.run(REPRS)
+    tok = None
+    for r in server.state.requests:
+        tok = r
+    joined = " ".join(res["texts"])
+    for s in ("device-1-secret", "pw-SECRET-9", "eyJ"):
+        assert s not in joined
+    assert tok is not None

@@ -1,0 +1,134 @@
+"""Flash state: a write cut at any byte leaves the old or the new state; a corrupt slot is
+ignored and replaced; nothing is renamed (FAT refuses rename onto a file); tokens are written
+only when they change."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from test_grants import generic
+
+from conftest import write_config
+from iotauth import store as store_mod
+from iotauth.store import Store
+
+
+class PowerCut(Exception):
+    pass
+
+
+class CutFile:
+    """A file that loses power after ``budget`` bytes: what was written stays, nothing more."""
+
+    def __init__(self, f, budget):
+        self.f, self.budget = f, budget
+
+    def write(self, data):
+        if self.budget is not None and len(data) > self.budget:
+            self.f.write(data[: self.budget])
+            self.f.flush()
+            raise PowerCut()
+        if self.budget is not None:
+            self.budget -= len(data)
+        return self.f.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def cutting_open(budget):
+    def _open(path, mode="r", *a):
+        f = open(path, mode, *a)
+        return CutFile(f, budget) if "w" in mode else f
+
+    return _open
+
+
+def state(n):
+    return {"id": "x", "a": f"access-{n}", "r": f"refresh-{n}", "l": 3600, "e": None, "re": None}
+
+
+@pytest.mark.parametrize("history", [1, 2, 3])
+def test_power_cut_at_every_byte(tmp_path, monkeypatch, history):
+    path = str(tmp_path / "auth.state")
+    s = Store(path)
+    for n in range(history):
+        s.save(state(n))
+    old = {k: v for k, v in Store(path).load().items() if k != "n"}
+    size = len(json.dumps(dict(state(history), n=history + 1)).encode()) + 17
+    tried = 0
+    for cut in range(size + 1):
+        snapshot = {p: open(p, "rb").read() for p in s.paths if os.path.exists(p)}
+        s2 = Store(path)
+        s2.load()
+        monkeypatch.setattr(store_mod, "open", cutting_open(cut), raising=False)
+        try:
+            s2.save(state(history))
+            done = True
+        except PowerCut:
+            done = False
+        monkeypatch.undo()
+        got = Store(path).load()
+        assert got is not None, f"cut at byte {cut}: nothing loads"
+        got = {k: v for k, v in got.items() if k != "n"}
+        assert got == (state(history) if done else old), f"cut at byte {cut}"
+        for p, data in snapshot.items():  # back to the state before this write
+            with open(p, "wb") as f:
+                f.write(data)
+        tried += 1
+    assert tried == size + 1
+
+
+def test_never_renames(tmp_path, monkeypatch):
+    def refuse(*_a):
+        raise OSError(17, "EEXIST")  # FAT: rename onto an existing file fails
+
+    monkeypatch.setattr(os, "rename", refuse)
+    s = Store(str(tmp_path / "auth.state"))
+    for n in range(4):
+        s.save(state(n))
+        assert Store(s.paths[0]).load()["a"] == f"access-{n}"
+
+
+@pytest.mark.parametrize("junk", [b"", b"\x00" * 40, b"{not json", b"{}\n0000", b"\xff" * 9000])
+def test_corrupt_state_is_ignored_and_replaced(junk, runner, server, flash):
+    write_config(flash, generic(server))
+    for name in ("auth.state", "auth.state.1"):
+        (flash / name).write_bytes(junk)
+    res = runner.run("import iotauth\nout('t', iotauth.load().token())\n")
+    assert res["t"] and len(server.state.requests) == 1
+    again = runner.run("import iotauth\nout('t', iotauth.load().token())\n")
+    assert again["t"] == res["t"] and len(server.state.requests) == 1
+
+
+def test_written_only_when_tokens_change(runner, server, flash):
+    write_config(
+        flash, generic(server, grant="password", username="user@example.com", password="userpass")
+    )
+    runner.run("import iotauth\niotauth.load().token()\n")
+    files = {p.name: p.read_bytes() for p in flash.glob("auth.state*")}
+    assert list(files) == ["auth.state.1"] or list(files) == ["auth.state"]
+    runner.run("import iotauth\na = iotauth.load()\nfor i in range(50):\n a.token()\n a.poll()\n")
+    assert {p.name: p.read_bytes() for p in flash.glob("auth.state*")} == files
+    runner.run("import iotauth\na = iotauth.load()\na.invalidate()\na.token()\n")
+    after = {p.name: p.read_bytes() for p in flash.glob("auth.state*")}
+    assert len(after) == 2 and after != files
+
+
+def test_state_of_other_credentials_is_not_used(runner, server, flash):
+    write_config(flash, generic(server))
+    t1 = runner.run("import iotauth\nout('t', iotauth.load().token())\n")["t"]
+    write_config(flash, generic(server, scope="read"))  # re-provisioned: new identity
+    t2 = runner.run("import iotauth\nout('t', iotauth.load().token())\n")["t"]
+    assert t1 != t2 and len(server.state.requests) == 2
+
+
+def test_state_file_keeps_secrets_out_of_repr(tmp_path):
+    s = Store(str(tmp_path / "auth.state"))
+    s.save(state(1))
+    assert "access" not in repr(s) and "refresh-1" not in repr(s)
