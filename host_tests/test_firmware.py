@@ -120,3 +120,17 @@ def test_no_secret_in_any_repr(runner, server, flash):
     for s in ("device-1-secret", "pw-SECRET-9", "eyJ"):
         assert s not in joined
     assert tok is not None
+
+
+def test_package_json_lists_every_module():
+    import json
+
+    pkg = json.loads((FIRMWARE / "package.json").read_text())
+    listed = {dest for dest, _src in pkg["urls"]}
+    assert listed == {f"iotauth/{p.name}" for p in modules()}
+    for _dest, src in pkg["urls"]:
+        assert (FIRMWARE / src).is_file()
+    init = (FIRMWARE / "iotauth" / "__init__.py").read_text()
+    manifest = (FIRMWARE / "manifest.py").read_text()
+    assert f'__version__ = "{pkg["version"]}"' in init
+    assert f'version="{pkg["version"]}"' in manifest

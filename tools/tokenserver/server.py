@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import secrets
 import socket
 import struct
@@ -654,6 +655,8 @@ class Running:
     """A server started on loopback in a thread; stops itself on ``close()``."""
 
     def __init__(self, state: State, tls_context=None, host: str = "127.0.0.1", port: int = 0):
+        if not state.verbose:  # the request log (State.log) says what matters
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.state = state
         self.app = create_app(state)
         self.httpd = make_server(host, port, self.app, threaded=True, ssl_context=tls_context)

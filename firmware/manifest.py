@@ -1,0 +1,5 @@
+# Freezes iotauth into a custom firmware build: include this manifest from the board's one.
+metadata(
+    description="Keeps a valid OAuth2 access token for a MicroPython device.", version="0.1.0"
+)
+package("iotauth", opt=3)

@@ -1,0 +1,63 @@
+"""python -m tools.tokenserver: the development token server on this machine.
+
+Serves HTTPS with a freshly made local CA (its file is printed: put it on the board and name
+it as ``ca`` in auth.json), and plain HTTP on loopback when asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tools.tokenserver.certs import Certs, local_names
+from tools.tokenserver.server import FAULT_MODES, State, apply_control, serve
+
+
+class ToolError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="tokenserver", description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="0.0.0.0", help="HTTPS address (default: all)")
+    p.add_argument("--port", type=int, default=8443, help="HTTPS port (default 8443)")
+    p.add_argument(
+        "--http-port",
+        type=int,
+        default=8080,
+        help="plain HTTP port on 127.0.0.1 (0: none; default 8080)",
+    )
+    p.add_argument("--certs", default="build/tokenserver", help="where the CA files go")
+    p.add_argument("--lifetime", type=int, help="access token lifetime in seconds")
+    p.add_argument("--fault", choices=FAULT_MODES, help="misbehave for every client")
+    p.add_argument("--quiet", action="store_true", help="no request log")
+    a = p.parse_args(argv)
+    state = State(verbose=not a.quiet)
+    state.lifetime = a.lifetime
+    if a.fault:
+        apply_control(state, {"fault": {"mode": a.fault}})
+    certs = Certs(Path(a.certs), local_names())
+    running = [serve(state, certs.server_context(), host=a.host, port=a.port)]
+    if a.http_port:
+        running.append(serve(state, host="127.0.0.1", port=a.http_port))
+    print(f"tokenserver: HTTPS on port {a.port} for {', '.join(local_names())}")
+    print(f"tokenserver: CA for auth.json 'ca': {certs.ca_der} (DER) or {certs.ca_pem} (PEM)")
+    if a.http_port:
+        print(f"tokenserver: HTTP on 127.0.0.1:{a.http_port} (needs insecure_http)")
+    print("tokenserver: clients and users: see tools/tokenserver/server.py default_clients()")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for r in running:
+            r.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
