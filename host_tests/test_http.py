@@ -1,0 +1,152 @@
+"""The lean HTTP client against a raw socket server: the framings servers really use, and
+the broken ones, with a board-sized heap on the unix port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from conftest import write_config
+
+BODY = json.dumps(
+    {
+        "access_token": "tok-" + "x" * 900,
+        "expires_in": 3600,
+        "refresh_token": "r" * 700,
+        "token_type": "bearer",
+    }
+).encode()
+
+
+class RawServer:
+    """Answers every connection with the given bytes, sent in pieces, then closes."""
+
+    def __init__(self, answer: bytes, piece: int = 0):
+        self.answer, self.piece = answer, piece
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.seen: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += c.recv(4096)
+                head, _, body = data.partition(b"\r\n\r\n")
+                n = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(body) < n:
+                    body += c.recv(4096)
+                self.seen.append(data)
+                step = self.piece or len(self.answer) or 1
+                for i in range(0, len(self.answer), step):
+                    c.sendall(self.answer[i : i + step])
+
+    def close(self):
+        self.sock.close()
+
+
+def chunked(body: bytes, size: int) -> bytes:
+    out = b""
+    for i in range(0, len(body), size):
+        part = body[i : i + size]
+        out += b"%x;ext=1\r\n" % len(part) + part + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+GOOD = [
+    (
+        "http11 content-length",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(BODY) + BODY,
+        0,
+    ),
+    (
+        "http10 read to close",
+        b"HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n" + BODY,
+        0,
+    ),
+    ("byte by byte", b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: %d\r\n\r\n" % len(BODY) + BODY, 1),
+    ("chunked", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(BODY, 100), 7),
+]
+
+BAD = [
+    (
+        "truncated body",
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY[:50],
+        "malformed",
+    ),
+    ("no head end", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", "malformed"),
+    ("not http", b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "malformed"),
+    ("huge content-length", b"HTTP/1.1 200 OK\r\nContent-Length: 999999\r\n\r\n{}", "too large"),
+    (
+        "huge headers",
+        b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 9000 + b"\r\n\r\n{}",
+        "too large",
+    ),
+    ("endless body", b"HTTP/1.0 200 OK\r\n\r\n" + b" " * 200000, "too large"),
+    (
+        "bad chunk",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
+        "malformed",
+    ),
+    ("empty answer", b"", "malformed"),
+]
+
+RUN = """
+import iotauth
+a = iotauth.load()
+try:
+    out("t", a.token())
+    out("left", a._tok.expires_in())
+except iotauth.AuthError as e:
+    out("e", err(e))
+"""
+
+
+def config(port):
+    return {
+        "grant": "client_credentials",
+        "token_url": f"http://127.0.0.1:{port}/t",
+        "client_id": "c",
+        "client_secret": "s",
+        "insecure_http": True,
+        "timeout": 3,
+    }
+
+
+@pytest.mark.parametrize("name,answer,piece", GOOD, ids=[g[0] for g in GOOD])
+def test_framings(name, answer, piece, runner, flash):
+    srv = RawServer(answer, piece)
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(RUN, heap="64k")
+    finally:
+        srv.close()
+    assert res.get("t") == "tok-" + "x" * 900, res
+    assert 3590 <= res["left"] <= 3600
+    head = srv.seen[0].split(b"\r\n\r\n")[0].decode()
+    assert head.startswith("POST /t HTTP/1.1\r\n") and f"Host: 127.0.0.1:{srv.port}" in head
+
+
+@pytest.mark.parametrize("name,answer,words", BAD, ids=[b[0] for b in BAD])
+def test_broken_framings(name, answer, words, runner, flash):
+    srv = RawServer(answer)
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(RUN, heap="64k")
+    finally:
+        srv.close()
+    assert res["e"][0] == "TransientError" and words in res["e"][1], res
