@@ -59,7 +59,7 @@ except iotauth.CredentialsError as e:
     (req,) = server.state.requests
     assert req["content_type"] == "application/json"
     assert json.loads(req["body"]) == {"grant_type": "client_credentials", "audience": "api://x"}
-    assert res["e"][0] == "CredentialsError" and res["e"][3] == "unsupported_grant_type"
+    assert res["e"][0] == "CredentialsError" and res["e"][3] == "invalid_request"
 
 
 def test_static_header_and_scheme(runner, flash):

@@ -29,6 +29,12 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc8628 import (
+    DEVICE_CODE_GRANT_TYPE,
+    DeviceAuthorizationEndpoint,
+    DeviceCodeGrant,
+    DeviceCredentialDict,
+)
 from flask import Flask, Request, Response, g, jsonify, request
 from werkzeug.serving import make_server
 
@@ -157,9 +163,10 @@ FAULT_MODES = (
 
 def default_clients() -> list[Client]:
     """The development clients, one set per platform dialect (see README)."""
-    cc, pw, rt = "client_credentials", "password", "refresh_token"
+    cc, pw, rt, dc = "client_credentials", "password", "refresh_token", DEVICE_CODE_GRANT_TYPE
     return [
-        Client("device-1", "device-1-secret", "generic", (cc, pw, rt), "read write"),
+        Client("device-1", "device-1-secret", "generic", (cc, pw, rt, dc), "read write"),
+        Client("tv-1", None, "generic", (dc, rt), "read"),
         Client("md-admin", "md-admin-secret", "mydevices", (cc, rt), "profile email"),
         Client("md-user", "md-user-secret", "mydevices", (pw, rt), "profile email"),
         Client("dv-client", "dv-secret", "devensoft", (cc,)),
@@ -194,6 +201,10 @@ class State:
         self.access: dict[str, Issued] = {}
         self.refresh: dict[str, Issued] = {}
         self.mfa: dict[str, User] = {}
+        self.devices: dict[str, DeviceCredentialDict] = {}  # device_code -> pending login
+        self.device_grants: dict[str, tuple[User, bool]] = {}  # user_code -> (user, approved)
+        self.device_interval = 5
+        self.device_expires_in = 600
         self.faults: dict[str, Fault] = {}
         self.lifetime: int | None = None  # overrides every dialect's access lifetime
         self.refresh_lifetime: int | None = None
@@ -336,8 +347,46 @@ def create_app(state: State) -> Flask:
             self.request.client = client
             self.request.user = user
 
-    for grant in (ClientCredentials, Password, Refresh, Mfa):
+    class DeviceCode(DeviceCodeGrant):
+        def query_device_credential(self, device_code):
+            return state.devices.get(device_code)
+
+        def query_user_grant(self, user_code):
+            return state.device_grants.get(user_code)
+
+        def should_slow_down(self, credential):
+            # RFC 8628 3.5: polling faster than the interval earns slow_down and +5 s.
+            now = time.monotonic()
+            last = credential.get("last_poll")
+            credential["last_poll"] = now
+            if last is not None and now - last < credential["interval"]:
+                credential["interval"] += 5
+                return True
+            return False
+
+    class DeviceAuthorization(DeviceAuthorizationEndpoint):
+        def get_verification_uri(self):
+            return request.host_url + "device"
+
+        def save_device_credential(self, client_id, scope, data):
+            data["interval"] = self.INTERVAL = state.device_interval
+            cred = DeviceCredentialDict(
+                client_id=client_id,
+                scope=scope,
+                expires_at=time.time() + data["expires_in"],
+                **data,
+            )
+            with state.lock:
+                state.devices[data["device_code"]] = cred
+
+        def create_endpoint_response(self, req):
+            self.EXPIRES_IN = state.device_expires_in
+            self.INTERVAL = state.device_interval
+            return super().create_endpoint_response(req)
+
+    for grant in (ClientCredentials, Password, Refresh, Mfa, DeviceCode):
         server.register_grant(grant)
+    server.register_endpoint(DeviceAuthorization)
 
     def token_endpoint(dialect: str, req: Request | None = None) -> Response:
         g.dialect = dialect
@@ -359,7 +408,10 @@ def create_app(state: State) -> Flask:
             "time": time.monotonic(),
         }
         fault = state.fault_for(client_id)
-        if fault is not None:
+        strict = _strict(r)
+        if strict is not None:
+            resp = strict
+        elif fault is not None:
             resp = inject(fault, state, dialect, r, server)
         else:
             resp = server.create_token_response(r)
@@ -381,6 +433,31 @@ def create_app(state: State) -> Flask:
     @app.post("/oauth/token")
     def generic():
         return token_endpoint("generic")
+
+    @app.post("/oauth/device")
+    def device_authorization():
+        g.dialect = "generic"
+        strict = _strict(request)
+        if strict is not None:
+            return strict
+        resp = server.create_endpoint_response("device_authorization")
+        state.log(f"/oauth/device client={request.form.get('client_id')} -> {resp.status_code}")
+        return resp
+
+    @app.route("/device", methods=["GET", "POST"])
+    def device_page():
+        """Where a person types the user code shown by the device, and approves or denies."""
+        code = (request.values.get("user_code") or "").strip().upper()
+        if request.method == "POST" and code:
+            approve = request.form.get("action", "approve") == "approve"
+            ok = approve_device(state, code, approve)
+            word = ("approved" if approve else "denied") if ok else "unknown code"
+            return f"<p>{word}: {code}</p>", 200 if ok else 404
+        return (
+            '<form method="post"><input name="user_code" value="%s">'
+            '<button name="action" value="approve">Approve</button>'
+            '<button name="action" value="deny">Deny</button></form>' % code
+        )
 
     @app.post("/auth/realms/<realm>/protocol/openid-connect/token")
     def mydevices_admin(realm: str):
@@ -474,8 +551,10 @@ def create_app(state: State) -> Flask:
     def control():
         if request.remote_addr not in ("127.0.0.1", "::1"):
             return _json(403, {"error": "loopback only"})
-        data = request.get_json(force=True)
-        apply_control(state, data)
+        try:
+            apply_control(state, request.get_json(force=True))
+        except (ValueError, KeyError, TypeError) as e:
+            return _json(400, {"error": "bad control request", "detail": str(e)})
         return jsonify({"ok": True})
 
     return app
@@ -499,9 +578,50 @@ def apply_control(state: State, data: dict) -> None:
             state.lifetime = data["lifetime"]
         if "refresh_lifetime" in data:
             state.refresh_lifetime = data["refresh_lifetime"]
+        if "device" in data:
+            d = data["device"]
+            if not approve_device(state, d["user_code"], d.get("approve", True)):
+                raise ValueError("unknown user_code")
+        if "device_interval" in data:
+            state.device_interval = data["device_interval"]
+        if "device_expires_in" in data:
+            state.device_expires_in = data["device_expires_in"]
         if data.get("revoke"):
             for t in list(state.access.values()) + list(state.refresh.values()):
                 t.revoked = True
+
+
+def approve_device(
+    state: State, user_code: str, approve: bool = True, username: str = "user@example.com"
+) -> bool:
+    """What the person does on the verification page: approve (or deny) a device's login."""
+    with state.lock:
+        if not any(c["user_code"] == user_code for c in state.devices.values()):
+            return False
+        state.device_grants[user_code] = (state.users[username], approve)
+        return True
+
+
+def _strict(req: Request) -> Response | None:
+    """The RFC 6749 errors a strict server gives before any grant logic runs."""
+    if req.mimetype != "application/x-www-form-urlencoded":
+        return _json(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "Content-Type must be application/x-www-form-urlencoded",
+            },
+        )
+    if req.authorization is not None and "client_secret" in req.form:
+        # RFC 6749 2.3: no more than one authentication method per request.
+        return _json(
+            400,
+            {
+                "error": "invalid_request",
+                "error_description": "more than one client authentication method",
+            },
+        )
+    return None
 
 
 def shape(
