@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import io
 import json
 import logging
@@ -452,11 +453,11 @@ def create_app(state: State) -> Flask:
             approve = request.form.get("action", "approve") == "approve"
             ok = approve_device(state, code, approve)
             word = ("approved" if approve else "denied") if ok else "unknown code"
-            return f"<p>{word}: {code}</p>", 200 if ok else 404
+            return f"<p>{word}: {html.escape(code)}</p>", 200 if ok else 404
         return (
-            '<form method="post"><input name="user_code" value="%s">'
+            f'<form method="post"><input name="user_code" value="{html.escape(code)}">'
             '<button name="action" value="approve">Approve</button>'
-            '<button name="action" value="deny">Deny</button></form>' % code
+            '<button name="action" value="deny">Deny</button></form>'
         )
 
     @app.post("/auth/realms/<realm>/protocol/openid-connect/token")
