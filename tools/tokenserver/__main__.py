@@ -15,10 +15,6 @@ from tools.tokenserver.certs import Certs, local_names
 from tools.tokenserver.server import FAULT_MODES, State, apply_control, serve
 
 
-class ToolError(Exception):
-    pass
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tokenserver", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="0.0.0.0", help="HTTPS address (default: all)")
@@ -31,13 +27,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--certs", default="build/tokenserver", help="where the CA files go")
     p.add_argument("--lifetime", type=int, help="access token lifetime in seconds")
-    p.add_argument("--fault", choices=FAULT_MODES, help="misbehave for every client")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="MODE[@CLIENT]",
+        help=f"misbehave, for every client or one ({', '.join(FAULT_MODES)})",
+    )
+    p.add_argument("--retry-after", help="Retry-After value sent with 429/5xx faults")
+    p.add_argument("--fault-seconds", type=float, default=30, help="delay of slow/silent")
     p.add_argument("--quiet", action="store_true", help="no request log")
     a = p.parse_args(argv)
     state = State(verbose=not a.quiet)
     state.lifetime = a.lifetime
-    if a.fault:
-        apply_control(state, {"fault": {"mode": a.fault}})
+    for f in a.fault:
+        mode, _, who = f.partition("@")
+        if mode not in FAULT_MODES:
+            p.error(f"unknown fault mode {mode}")
+        apply_control(
+            state,
+            {
+                "fault": {
+                    "mode": mode,
+                    "client": who or "*",
+                    "retry_after": a.retry_after,
+                    "seconds": a.fault_seconds,
+                }
+            },
+        )
     certs = Certs(Path(a.certs), local_names())
     running = [serve(state, certs.server_context(), host=a.host, port=a.port)]
     if a.http_port:
@@ -47,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.http_port:
         print(f"tokenserver: HTTP on 127.0.0.1:{a.http_port} (needs insecure_http)")
     print("tokenserver: clients and users: see tools/tokenserver/server.py default_clients()")
+    print(
+        'tokenserver: change faults at run time: curl -d \'{"fault": {"mode": "503"}}\' '
+        f"http://127.0.0.1:{a.http_port or 8080}/_control"
+    )
     sys.stdout.flush()
     try:
         while True:

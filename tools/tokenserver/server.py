@@ -776,8 +776,8 @@ class Running:
     """A server started on loopback in a thread; stops itself on ``close()``."""
 
     def __init__(self, state: State, tls_context=None, host: str = "127.0.0.1", port: int = 0):
-        if not state.verbose:  # the request log (State.log) says what matters
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The request log (State.log) says what matters, secrets masked.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.state = state
         self.app = create_app(state)
         self.httpd = make_server(host, port, self.app, threaded=True, ssl_context=tls_context)
