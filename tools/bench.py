@@ -1,0 +1,240 @@
+"""`make bench`: the agent's allocation and size figures beside the naive `requests` baseline,
+both measured in the same run on the real MicroPython unix port against the local token server
+(Keycloak-shaped tokens: the myDevices admin dialect). Writes build/bench.json too.
+
+Allocation figures are exact: `gc.disable()` and `gc.mem_alloc()` deltas.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.build import OUT as MPY_DIR  # noqa: E402
+from tools.build import compile_to  # noqa: E402
+from tools.tokenserver.certs import Certs  # noqa: E402
+from tools.tokenserver.server import State, serve  # noqa: E402
+
+CLIENT = ("md-admin", "md-admin-secret")
+RENEWALS = 100
+
+MEASURE = """
+import gc
+gc.collect()
+m0 = gc.mem_alloc()
+%(imports)s
+gc.collect()
+r = {"import": gc.mem_alloc() - m0}
+%(setup)s
+gc.collect()
+gc.disable()
+m = gc.mem_alloc()
+%(first)s
+r["first"] = gc.mem_alloc() - m
+gc.enable()
+gc.collect()
+gc.disable()
+m = gc.mem_alloc()
+%(renew)s
+r["renew"] = gc.mem_alloc() - m
+gc.enable()
+gc.collect()
+gc.disable()
+m = gc.mem_alloc()
+for i in range(100):
+%(hot)s
+r["hot"] = (gc.mem_alloc() - m) // 100
+gc.enable()
+gc.collect()
+m = gc.mem_alloc()
+for i in range(20):
+%(renew_indented)s
+gc.collect()
+r["growth20"] = gc.mem_alloc() - m
+r["retained"] = gc.mem_alloc() - m0
+r["tokens"] = %(token_bytes)s
+print("@@" + json.dumps(r))
+"""
+
+AGENT = {
+    "imports": "import json, iotauth, iotauth.http",
+    "setup": "a = iotauth.load()",
+    "first": "a.token()",
+    "renew": "a.invalidate()\na.token()",
+    "hot": "    a.headers()\n    a.token()",
+    "renew_indented": "    a.invalidate()\n    a.token()",
+    "token_bytes": "len(a._tok.access) + len(a._tok.refresh)",
+}
+
+NAIVE = {
+    "imports": "import json, requests",
+    "setup": "URL = %(url)r\nBODY = %(body)r\nH = {'Content-Type': 'application/x-www-form-urlencoded'}\n"
+    "tok = None",
+    "first": "tok = requests.post(URL, data=BODY, headers=H).json()",
+    "renew": "tok = requests.post(URL, data='grant_type=refresh_token&refresh_token=' + "
+    "tok['refresh_token'] + '&' + BODY[30:], headers=H).json()",
+    "hot": "    h = {'Authorization': 'Bearer ' + tok['access_token']}",
+    "renew_indented": "    tok = requests.post(URL, data='grant_type=refresh_token&refresh_token=' + "
+    "tok['refresh_token'] + '&' + BODY[30:], headers=H).json()",
+    "token_bytes": "len(tok['access_token']) + len(tok['refresh_token'])",
+}
+
+SURVIVE = {
+    "agent": "import iotauth\na = iotauth.load()\na.token()\nfor i in range(%d):\n"
+    "    a.invalidate()\n    a.token()\nprint('@@ok')\n" % RENEWALS,
+    "naive": "import requests\nURL = %(url)r\nBODY = %(body)r\n"
+    "H = {'Content-Type': 'application/x-www-form-urlencoded'}\n"
+    "tok = requests.post(URL, data=BODY, headers=H).json()\nfor i in range(%(n)d):\n"
+    "    tok = requests.post(URL, data='grant_type=refresh_token&refresh_token=' + "
+    "tok['refresh_token'] + '&' + BODY[30:], headers=H).json()\n"
+    "    assert 'access_token' in tok\nprint('@@ok')\n",
+}
+
+
+class BenchError(Exception):
+    pass
+
+
+def micropython() -> str:
+    exe = os.environ.get("MICROPYTHON") or str(Path(sys.executable).parent / "micropython")
+    if not Path(exe).exists():
+        raise BenchError(f"no MicroPython unix port at {exe} (make installs it)")
+    return exe
+
+
+def run_mp(code: str, flash: Path, path: str, heap: str | None = None) -> str | None:
+    f = flash / "_bench.py"
+    f.write_text(code)
+    cmd = [micropython()] + (["-X", f"heapsize={heap}"] if heap else []) + [f.name]
+    p = subprocess.run(cmd, cwd=flash, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, MICROPYPATH=f"{path}:.frozen"))
+    for line in p.stdout.splitlines():
+        if line.startswith("@@"):
+            return line[2:]
+    if heap is None:
+        raise BenchError(f"bench script failed:\n{p.stdout}\n{p.stderr}")
+    return None
+
+
+def fresh_flash(flash: Path, cfg: dict) -> None:
+    for p in flash.glob("auth.state*"):
+        p.unlink()
+    (flash / "auth.json").write_text(json.dumps(cfg))
+
+
+def smallest_heap(code: str, flash: Path, path: str, cfg: dict) -> int:
+    """The smallest -X heapsize (KB) in which the script prints @@ok."""
+    lo, hi = 8, 512
+    fresh_flash(flash, cfg)
+    if run_mp(code, flash, path, f"{hi}k") is None:
+        raise BenchError("does not run even in 512 KB")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        fresh_flash(flash, cfg)
+        if run_mp(code, flash, path, f"{mid}k") is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
+    url = srv.url("/auth/realms/demo/protocol/openid-connect/token")
+    cfg = {"preset": "mydevices-admin", "realm": "demo", "client_id": CLIENT[0],
+           "client_secret": CLIENT[1], "token_url": url}
+    if scheme == "https":
+        cfg["ca"] = str(ca)
+    else:
+        cfg["insecure_http"] = True
+    body = f"grant_type=client_credentials&client_id={CLIENT[0]}&client_secret={CLIENT[1]}"
+    naive_vars = {"url": url, "body": body, "n": RENEWALS}
+    fresh_flash(flash, cfg)
+    agent = json.loads(run_mp(MEASURE % AGENT, flash, mpy))
+    naive_fill = {k: (v % naive_vars if k == "setup" else v) for k, v in NAIVE.items()}
+    naive = json.loads(run_mp(MEASURE % naive_fill, flash, mpy))
+    agent["min_heap_kb"] = smallest_heap(SURVIVE["agent"], flash, mpy, cfg)
+    naive["min_heap_kb"] = smallest_heap(SURVIVE["naive"] % naive_vars, flash, mpy, cfg)
+    return {"agent": agent, "naive": naive}
+
+
+def import_cost(flash: Path, path: str) -> int:
+    code = ("import gc\ngc.collect()\nm = gc.mem_alloc()\nimport iotauth, iotauth.http\n"
+            "gc.collect()\nprint('@@' + str(gc.mem_alloc() - m))\n")
+    return int(run_mp(code, flash, path))
+
+
+ROWS = [
+    ("first token request (bytes allocated)", "first"),
+    ("renewal with the refresh token (bytes allocated)", "renew"),
+    ("headers() + token() on a valid token (bytes per call pair)", "hot"),
+    ("heap growth over 20 more renewals (bytes, after gc.collect)", "growth20"),
+    ("heap retained after renewals, incl. code (bytes)", "retained"),
+    ("bytes of the tokens kept (access + refresh)", "tokens"),
+    (f"smallest -X heapsize for load + token + {RENEWALS} renewals (KB)", "min_heap_kb"),
+]
+
+
+def table(results: dict, sizes: dict) -> str:
+    lines = []
+    w = max(len(r[0]) for r in ROWS) + 2
+    for scheme, res in results.items():
+        note = " (agent verifies the certificate; naive requests does not)" if scheme == "https" else ""
+        lines.append(f"\n{scheme.upper()} on loopback{note}")
+        lines.append(f"{'figure':<{w}}{'iotauth':>10}{'naive':>10}{'ratio':>8}")
+        for label, key in ROWS:
+            a, n = res["agent"][key], res["naive"][key]
+            ratio = f"{a / n:.2f}" if n else "-"
+            lines.append(f"{label:<{w}}{a:>10}{n:>10}{ratio:>8}")
+    lines.append("\nCode")
+    lines.append(f"{'import iotauth from .py (heap bytes)':<{w}}{sizes['import_py']:>10}")
+    lines.append(f"{'import iotauth from .mpy (heap bytes)':<{w}}{sizes['import_mpy']:>10}")
+    lines.append(f"{'size of the .mpy files (bytes)':<{w}}{sizes['mpy_bytes']:>10}")
+    lines.append(f"{'import requests, the baseline (heap bytes)':<{w}}"
+                 f"{results['http']['naive']['import']:>10}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    try:
+        built = compile_to(MPY_DIR)
+        sizes = {"mpy_bytes": sum(p.stat().st_size for p in built)}
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            flash = work / "flash"
+            flash.mkdir()
+            certs = Certs(work / "certs", ["localhost", "127.0.0.1"])
+            state = State()
+            http_srv = serve(state)
+            tls_srv = serve(state, certs.server_context())
+            tls_srv.base = f"https://localhost:{tls_srv.port}"
+            mpy = str(MPY_DIR)
+            try:
+                sizes["import_py"] = import_cost(flash, str(ROOT / "firmware"))
+                sizes["import_mpy"] = import_cost(flash, mpy)
+                results = {
+                    "http": measure("http", http_srv, flash, None, mpy),
+                    "https": measure("https", tls_srv, flash, certs.ca_der, mpy),
+                }
+            finally:
+                http_srv.close()
+                tls_srv.close()
+        print("iotauth bench: MicroPython unix port, agent from .mpy, Keycloak-shaped tokens")
+        print(table(results, sizes))
+        out = ROOT / "build" / "bench.json"
+        out.write_text(json.dumps({"results": results, "sizes": sizes}, indent=2))
+        print(f"\nbench: figures written to {out.relative_to(ROOT)}")
+    except (BenchError, subprocess.TimeoutExpired) as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
