@@ -4,7 +4,6 @@ only when they change."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -12,6 +11,7 @@ from test_grants import generic
 
 from conftest import write_config
 from iotauth import store as store_mod
+from iotauth.store import KEYS as Store_KEYS
 from iotauth.store import Store
 
 
@@ -49,8 +49,12 @@ def cutting_open(budget):
     return _open
 
 
+def fields(n):
+    return ("x", f"access-{n}", f'refresh-"{n}"\\', 3600, None, 1700000000 + n)
+
+
 def state(n):
-    return {"id": "x", "a": f"access-{n}", "r": f"refresh-{n}", "l": 3600, "e": None, "re": None}
+    return dict(zip(Store_KEYS[1:], fields(n), strict=True))
 
 
 @pytest.mark.parametrize("history", [1, 2, 3])
@@ -58,9 +62,9 @@ def test_power_cut_at_every_byte(tmp_path, monkeypatch, history):
     path = str(tmp_path / "auth.state")
     s = Store(path)
     for n in range(history):
-        s.save(state(n))
+        s.save(fields(n))
     old = {k: v for k, v in Store(path).load().items() if k != "n"}
-    size = len(json.dumps(dict(state(history), n=history + 1)).encode()) + 17
+    size = sum(len(str(v or "")) + 1 for v in fields(history)) + 40
     tried = 0
     for cut in range(size + 1):
         snapshot = {p: open(p, "rb").read() for p in s.paths if os.path.exists(p)}
@@ -68,7 +72,7 @@ def test_power_cut_at_every_byte(tmp_path, monkeypatch, history):
         s2.load()
         monkeypatch.setattr(store_mod, "open", cutting_open(cut), raising=False)
         try:
-            s2.save(state(history))
+            s2.save(fields(history))
             done = True
         except PowerCut:
             done = False
@@ -91,7 +95,7 @@ def test_never_renames(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "rename", refuse)
     s = Store(str(tmp_path / "auth.state"))
     for n in range(4):
-        s.save(state(n))
+        s.save(fields(n))
         assert Store(s.paths[0]).load()["a"] == f"access-{n}"
 
 
@@ -130,5 +134,5 @@ def test_state_of_other_credentials_is_not_used(runner, server, flash):
 
 def test_state_file_keeps_secrets_out_of_repr(tmp_path):
     s = Store(str(tmp_path / "auth.state"))
-    s.save(state(1))
+    s.save(fields(1))
     assert "access" not in repr(s) and "refresh-1" not in repr(s)

@@ -75,20 +75,20 @@ AGENT = {
 
 NAIVE = {
     "imports": "import json, requests",
-    "setup": "URL = %(url)r\nBODY = %(body)r\nH = {'Content-Type': 'application/x-www-form-urlencoded'}\n"
-    "tok = None",
+    "setup": "URL = %(url)r\nBODY = %(body)r\n"
+    "H = {'Content-Type': 'application/x-www-form-urlencoded'}\ntok = None",
     "first": "tok = requests.post(URL, data=BODY, headers=H).json()",
     "renew": "tok = requests.post(URL, data='grant_type=refresh_token&refresh_token=' + "
     "tok['refresh_token'] + '&' + BODY[30:], headers=H).json()",
     "hot": "    h = {'Authorization': 'Bearer ' + tok['access_token']}",
-    "renew_indented": "    tok = requests.post(URL, data='grant_type=refresh_token&refresh_token=' + "
-    "tok['refresh_token'] + '&' + BODY[30:], headers=H).json()",
+    "renew_indented": "    tok = requests.post(URL, data='grant_type=refresh_token&"
+    "refresh_token=' + tok['refresh_token'] + '&' + BODY[30:], headers=H).json()",
     "token_bytes": "len(tok['access_token']) + len(tok['refresh_token'])",
 }
 
 SURVIVE = {
-    "agent": "import iotauth\na = iotauth.load()\na.token()\nfor i in range(%d):\n"
-    "    a.invalidate()\n    a.token()\nprint('@@ok')\n" % RENEWALS,
+    "agent": "import iotauth\na = iotauth.load()\na.token()\n"
+    f"for i in range({RENEWALS}):\n    a.invalidate()\n    a.token()\nprint('@@ok')\n",
     "naive": "import requests\nURL = %(url)r\nBODY = %(body)r\n"
     "H = {'Content-Type': 'application/x-www-form-urlencoded'}\n"
     "tok = requests.post(URL, data=BODY, headers=H).json()\nfor i in range(%(n)d):\n"
@@ -113,8 +113,14 @@ def run_mp(code: str, flash: Path, path: str, heap: str | None = None) -> str | 
     f = flash / "_bench.py"
     f.write_text(code)
     cmd = [micropython()] + (["-X", f"heapsize={heap}"] if heap else []) + [f.name]
-    p = subprocess.run(cmd, cwd=flash, capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, MICROPYPATH=f"{path}:.frozen"))
+    p = subprocess.run(
+        cmd,
+        cwd=flash,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, MICROPYPATH=f"{path}:.frozen"),
+    )
     for line in p.stdout.splitlines():
         if line.startswith("@@"):
             return line[2:]
@@ -147,8 +153,13 @@ def smallest_heap(code: str, flash: Path, path: str, cfg: dict) -> int:
 
 def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
     url = srv.url("/auth/realms/demo/protocol/openid-connect/token")
-    cfg = {"preset": "mydevices-admin", "realm": "demo", "client_id": CLIENT[0],
-           "client_secret": CLIENT[1], "token_url": url}
+    cfg = {
+        "preset": "mydevices-admin",
+        "realm": "demo",
+        "client_id": CLIENT[0],
+        "client_secret": CLIENT[1],
+        "token_url": url,
+    }
     if scheme == "https":
         cfg["ca"] = str(ca)
     else:
@@ -165,8 +176,10 @@ def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
 
 
 def import_cost(flash: Path, path: str) -> int:
-    code = ("import gc\ngc.collect()\nm = gc.mem_alloc()\nimport iotauth, iotauth.http\n"
-            "gc.collect()\nprint('@@' + str(gc.mem_alloc() - m))\n")
+    code = (
+        "import gc\ngc.collect()\nm = gc.mem_alloc()\nimport iotauth, iotauth.http\n"
+        "gc.collect()\nprint('@@' + str(gc.mem_alloc() - m))\n"
+    )
     return int(run_mp(code, flash, path))
 
 
@@ -185,7 +198,11 @@ def table(results: dict, sizes: dict) -> str:
     lines = []
     w = max(len(r[0]) for r in ROWS) + 2
     for scheme, res in results.items():
-        note = " (agent verifies the certificate; naive requests does not)" if scheme == "https" else ""
+        note = (
+            " (agent verifies the certificate; naive requests does not)"
+            if scheme == "https"
+            else ""
+        )
         lines.append(f"\n{scheme.upper()} on loopback{note}")
         lines.append(f"{'figure':<{w}}{'iotauth':>10}{'naive':>10}{'ratio':>8}")
         for label, key in ROWS:
@@ -196,8 +213,10 @@ def table(results: dict, sizes: dict) -> str:
     lines.append(f"{'import iotauth from .py (heap bytes)':<{w}}{sizes['import_py']:>10}")
     lines.append(f"{'import iotauth from .mpy (heap bytes)':<{w}}{sizes['import_mpy']:>10}")
     lines.append(f"{'size of the .mpy files (bytes)':<{w}}{sizes['mpy_bytes']:>10}")
-    lines.append(f"{'import requests, the baseline (heap bytes)':<{w}}"
-                 f"{results['http']['naive']['import']:>10}")
+    lines.append(
+        f"{'import requests, the baseline (heap bytes)':<{w}}"
+        f"{results['http']['naive']['import']:>10}"
+    )
     return "\n".join(lines)
 
 

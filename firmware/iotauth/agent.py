@@ -153,11 +153,7 @@ class Agent:
             status, retry, view = post(
                 tls, host, port, path, body, ctype, auth, cfg.timeout, cfg.ca
             )
-        try:
-            return grant.response(status, view, cfg.margin, self._scrub)
-        except TransientError as e:
-            e.retry_after = clock.retry_after(retry) or 0
-            raise
+        return grant.response(status, retry, view, cfg.margin, self._scrub)
 
     def _failed(self, e):
         self.last_error = e
@@ -201,16 +197,15 @@ class Agent:
 
     def _save(self, tok):
         now = clock.unix()
-        d = {"id": self._id, "a": tok.access, "r": tok.refresh, "l": tok.life}
-        d["e"] = d["re"] = None
+        e = re = None
         if now is not None:
             if tok.expiry is not None:
-                d["e"] = now + tok.expiry.remaining()
+                e = now + tok.expiry.remaining()
             if tok.rexpiry is not None:
-                d["re"] = now + tok.rexpiry.remaining()
+                re = now + tok.rexpiry.remaining()
         try:
-            self._store.save(d)
-        except OSError:
+            self._store.save((self._id, tok.access, tok.refresh, tok.life, e, re))
+        except (OSError, ValueError):
             pass  # flash full or failing: the token still serves until the next reboot
 
     def _restore(self):

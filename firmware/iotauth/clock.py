@@ -48,34 +48,3 @@ class Deadline:
             self.left -= s
             self.base = time.ticks_add(self.base, s * _MS)
         return self.left
-
-
-def _days(y, m, d):
-    # Days from 1970-01-01 to the given date (proleptic Gregorian).
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def retry_after(v):
-    # Seconds a Retry-After header asks to wait: delta-seconds or an HTTP-date
-    # ("Wed, 21 Oct 2015 07:28:00 GMT"); None when absent, unreadable or the RTC is unset.
-    if not v:
-        return None
-    v = v.strip()
-    if v.isdigit():
-        return int(v)
-    try:
-        _, d, mon, y, hms, _ = v.split()
-        h, mi, s = hms.split(":")
-        t = _days(int(y), _MONTHS.index(mon) + 1, int(d)) * 86400
-        t += int(h) * 3600 + int(mi) * 60 + int(s)
-    except ValueError:
-        return None
-    now = unix()
-    return None if now is None else max(0, t - now)

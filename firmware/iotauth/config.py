@@ -208,4 +208,4 @@ def split(url):
         port = int(p)
     if not host or not 0 < port < 65536:
         raise ValueError("host")
-    return tls, host, port, "/" + path
+    return tls, host, port, ("/" + path).encode()

@@ -24,13 +24,14 @@ _JSON = b"application/json"
 
 
 def _quote(s):
-    # Percent-encoding for form bodies and for Basic auth (RFC 6749 2.3.1).
-    b = s.encode()
+    # Percent-encoding for form bodies and for Basic auth (RFC 6749 2.3.1). Returns s itself
+    # when nothing needs escaping: client ids, secrets and tokens usually do not.
+    b = bytes(s, "utf-8")  # shares the data on MicroPython
     for c in b:
         if not (0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c in _SAFE):
             break
     else:
-        return b
+        return s
     r = bytearray()
     for c in b:
         if 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c in _SAFE:
@@ -40,37 +41,55 @@ def _quote(s):
     return bytes(r)
 
 
+def _b(s):
+    return s if type(s) is bytes else bytes(s, "utf-8")
+
+
+def _field(out, k, v):
+    if type(out) is dict:  # JSON encoding (ModularIoT): rare, a plain dict
+        out[str(k, "utf-8")] = v
+        return
+    if out:
+        out.append(b"&")
+    out.append(k)
+    out.append(b"=")
+    out.append(_quote(v))
+
+
+_body = []  # reused by every request: its pieces go straight into the HTTP buffer
+
+
 def request(cfg, grant, secret=None):
-    # -> (body, content type, Authorization value or None) for one token request.
+    # -> (body pieces, content type, Authorization value or None) for one token request.
     # grant is the grant_type to send; secret the refresh token or device code it needs.
-    p = [("grant_type", grant)]
+    body = _body
+    del body[:]
+    if cfg.encoding == "json":
+        body = {}
+    _field(body, b"grant_type", grant)
     if grant == "password":
-        p.append(("username", cfg.username))
-        p.append(("password", cfg.password))
+        _field(body, b"username", cfg.username)
+        _field(body, b"password", cfg.password)
     elif grant == "refresh_token":
-        p.append(("refresh_token", secret))
+        _field(body, b"refresh_token", secret)
     elif grant.endswith("device_code"):
-        p.append(("device_code", secret))
+        _field(body, b"device_code", secret)
     auth = None
     if cfg.client_auth == "basic" and cfg.client_id:
-        auth = (
-            b"Basic "
-            + binascii.b2a_base64(_quote(cfg.client_id) + b":" + _quote(cfg.client_secret or ""))[
-                :-1
-            ]
-        )
+        cred = _b(_quote(cfg.client_id)) + b":" + _b(_quote(cfg.client_secret or ""))
+        auth = b"Basic " + binascii.b2a_base64(cred)[:-1]
     else:
         if cfg.client_id:
-            p.append(("client_id", cfg.client_id))
+            _field(body, b"client_id", cfg.client_id)
         if cfg.client_secret:
-            p.append(("client_secret", cfg.client_secret))
+            _field(body, b"client_secret", cfg.client_secret)
     if cfg.scope:
-        p.append(("scope", cfg.scope))
+        _field(body, b"scope", cfg.scope)
     if cfg.audience:
-        p.append(("audience", cfg.audience))
-    if cfg.encoding == "json":
-        return json.dumps(dict(p)).encode(), _JSON, auth
-    return b"&".join([k.encode() + b"=" + _quote(v) for k, v in p]), _FORM, auth
+        _field(body, b"audience", cfg.audience)
+    if type(body) is dict:
+        return [json.dumps(body).encode()], _JSON, auth
+    return body, _FORM, auth
 
 
 def _life(v):
@@ -107,9 +126,9 @@ def lead(life, margin):
     return min(margin, life // 2) + clock.rand(min(life // 10, 900) + 1)
 
 
-def response(status, view, margin, scrub):
+def response(status, retry, view, margin, scrub):
     # -> Token from a 2xx token response; raises the contract's error otherwise.
-    # scrub(str) masks any of our secrets a server might echo back.
+    # retry: the Retry-After header; scrub(str) masks any secret a server echoes back.
     try:
         o = jsonscan.scan(view, _KEYS, _out)
     except (ValueError, TypeError, IndexError):
@@ -136,7 +155,7 @@ def response(status, view, margin, scrub):
         if type(o[5]) is str:
             desc = scrub(o[5][:200])
     if status == 429 or status == 408 or status >= 500:
-        raise TransientError("token endpoint answered HTTP %d" % status)
+        raise TransientError("token endpoint answered HTTP %d" % status, retry_after(retry) or 0)
     if 300 <= status < 400:
         raise TransientError("token endpoint redirected (HTTP %d), not followed" % status)
     msg = "token endpoint refused (HTTP %d" % status
@@ -145,3 +164,34 @@ def response(status, view, margin, scrub):
     if desc:
         msg += ": " + desc
     raise CredentialsError(msg + ")", err, desc)
+
+
+def _days(y, m, d):
+    # Days from 1970-01-01 to the given date (proleptic Gregorian).
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def retry_after(v):
+    # Seconds a Retry-After header asks to wait: delta-seconds or an HTTP-date
+    # ("Wed, 21 Oct 2015 07:28:00 GMT"); None when absent, unreadable or the RTC is unset.
+    if not v:
+        return None
+    v = v.strip()
+    if v.isdigit():
+        return int(v)
+    try:
+        _, d, mon, y, hms, _ = v.split()
+        h, mi, s = hms.split(":")
+        t = _days(int(y), _MONTHS.index(mon) + 1, int(d)) * 86400
+        t += int(h) * 3600 + int(mi) * 60 + int(s)
+    except ValueError:
+        return None
+    now = clock.unix()
+    return None if now is None else max(0, t - now)

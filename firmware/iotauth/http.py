@@ -50,11 +50,19 @@ def _hname(b, i, j, name):
     return b[i + n] == 0x3A
 
 
-def _hval(b, i, j):
-    # The header value of the line b[i:j] that starts after its colon, stripped.
+def _num(b, i, j):
+    # The decimal number in b[i:j] (spaces around allowed); ValueError if none.
     while i < j and b[i] == 0x20:
         i += 1
-    return str(b[i:j], "utf-8").strip()
+    v = -1
+    while i < j and 0x30 <= b[i] <= 0x39:
+        v = (0 if v < 0 else v * 10) + b[i] - 0x30
+        i += 1
+    while i < j and b[i] == 0x20:
+        i += 1
+    if v < 0 or i != j:
+        raise ValueError("number")
+    return v
 
 
 def _dechunk(mv, s, e):
@@ -78,26 +86,58 @@ def _dechunk(mv, s, e):
         r += size + 2
 
 
-def _request(s, tls, host, port, path, body, ctype, auth):
-    w = s.write if hasattr(s, "write") else s.sendall
-    if (port == 443 and tls) or (port == 80 and not tls):
-        hp = host
-    else:
-        hp = "%s:%d" % (host, port)
-    w(b"POST %s HTTP/1.1\r\nHost: %s\r\n" % (path.encode(), hp.encode()))
+def _put(buf, n, data):
+    # Copies data (str or bytes) into the buffer at n; returns the new end. Slice
+    # assignment into a bytearray allocates nothing.
+    if type(data) is str:
+        data = bytes(data, "utf-8")  # MicroPython shares the str's data: no copy
+    k = n + len(data)
+    if k > _SIZE:
+        raise ValueError("request too large")
+    buf[n:k] = data
+    return k
+
+
+def _putnum(buf, n, v):
+    # Writes the decimal digits of v >= 0 at n without making a string.
+    d = 1
+    while d * 10 <= v:
+        d *= 10
+    while d:
+        buf[n] = 0x30 + v // d % 10
+        n += 1
+        d //= 10
+    return n
+
+
+def _request(buf, tls, host, port, path, body, ctype, auth):
+    # Composes the whole request in the buffer; returns its length. body: list of pieces.
+    n = _put(buf, 0, b"POST ")
+    n = _put(buf, n, path)
+    n = _put(buf, n, b" HTTP/1.1\r\nHost: ")
+    n = _put(buf, n, host)
+    if port != (443 if tls else 80):
+        n = _put(buf, n, b":")
+        n = _putnum(buf, n, port)
     if auth:
-        w(b"Authorization: ")
-        w(auth)
-        w(b"\r\n")
-    w(b"Content-Type: %s\r\nContent-Length: %d\r\n" % (ctype, len(body)))
-    w(b"Accept: application/json\r\nConnection: close\r\n\r\n")
-    w(body)
+        n = _put(buf, n, b"\r\nAuthorization: ")
+        n = _put(buf, n, auth)
+    n = _put(buf, n, b"\r\nContent-Type: ")
+    n = _put(buf, n, ctype)
+    size = 0
+    for p in body:
+        size += len(p)
+    n = _put(buf, n, b"\r\nContent-Length: ")
+    n = _putnum(buf, n, size)
+    n = _put(buf, n, b"\r\nAccept: application/json\r\nConnection: close\r\n\r\n")
+    for p in body:
+        n = _put(buf, n, p)
+    return n
 
 
-def _response(s, timeout):
+def _response(s, mv, timeout):
     # Reads the response into the buffer; returns (status, retry_after, memoryview of body).
-    buf = buffer()
-    mv = memoryview(buf)
+    buf = _buf
     rd = s.readinto if hasattr(s, "readinto") else s.recv_into
     start = time.ticks_ms()
     n = 0
@@ -122,16 +162,16 @@ def _response(s, timeout):
             head = h + 4
             if n < 12 or buf[:5] != b"HTTP/":
                 raise ValueError("not HTTP")
-            status = int(str(mv[9:12], "utf-8"))
+            status = _num(buf, 9, 12)
             i = buf.find(b"\r\n", 0, h) + 2
             while i < head:
                 j = buf.find(b"\r\n", i, head)
                 if _hname(buf, i, j, b"content-length"):
-                    clen = int(_hval(buf, i + 15, j))
+                    clen = _num(buf, i + 15, j)
                 elif _hname(buf, i, j, b"transfer-encoding"):
-                    chunked = "chunked" in _hval(buf, i + 18, j).lower()
+                    chunked = buf.find(b"chunked", i, j) > 0
                 elif _hname(buf, i, j, b"retry-after"):
-                    retry = _hval(buf, i + 12, j)
+                    retry = str(mv[i + 12 : j], "utf-8")  # rare: only with 429/503
                 i = j + 2
             if clen > _SIZE - head:
                 raise TransientError("response too large")
@@ -153,9 +193,12 @@ def _response(s, timeout):
 
 
 def post(tls, host, port, path, body, ctype, auth, timeout, ca):
-    # One token request. Raises TransientError for every network, TLS or framing fault.
+    # One token request. body: a list of str/bytes pieces. Raises TransientError for every
+    # network, TLS or framing fault; the body returned lives in the shared buffer.
     s = None
+    mv = memoryview(buffer())
     try:
+        n = _request(_buf, tls, host, port, path, body, ctype, auth)
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
         s = socket.socket(ai[0], socket.SOCK_STREAM)
         s.settimeout(timeout)
@@ -165,8 +208,11 @@ def post(tls, host, port, path, body, ctype, auth, timeout, ca):
                 s = _context(ca).wrap_socket(s, server_hostname=host)
             except ValueError as e:  # MicroPython: certificate verification failed
                 raise TransientError("TLS error: " + str(e).strip())
-        _request(s, tls, host, port, path, body, ctype, auth)
-        return _response(s, timeout)
+        if hasattr(s, "write"):
+            s.write(mv[:n])
+        else:
+            s.sendall(mv[:n])
+        return _response(s, mv, timeout)
     except OSError as e:
         raise TransientError(_reason(e))
     except (ValueError, IndexError):

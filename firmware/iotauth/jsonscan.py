@@ -20,17 +20,20 @@ def _ws(b, i, n):
     return i
 
 
+_esc = False  # whether the string _str_end last passed holds escapes
+
+
 def _str_end(b, i, n):
-    # b[i] is the opening quote; returns the index of the closing one and whether
-    # the string holds escapes.
+    # b[i] is the opening quote; returns the index of the closing one.
+    global _esc
     i += 1
-    esc = False
+    _esc = False
     while i < n:
         c = b[i]
         if c == _QUOTE:
-            return i, esc
+            return i
         if c == _BSLASH:
-            esc = True
+            _esc = True
             i += 1
         i += 1
     raise ValueError("unterminated string")
@@ -40,13 +43,13 @@ def _skip(b, i, n):
     # Skips one value of any kind starting at b[i]; returns the index after it.
     c = b[i]
     if c == _QUOTE:
-        return _str_end(b, i, n)[0] + 1
+        return _str_end(b, i, n) + 1
     if c == _LBRACE or c == _LBRACKET:
         depth = 0
         while i < n:
             c = b[i]
             if c == _QUOTE:
-                i = _str_end(b, i, n)[0]
+                i = _str_end(b, i, n)
             elif c == _LBRACE or c == _LBRACKET:
                 depth += 1
             elif c == _RBRACE or c == _RBRACKET:
@@ -104,8 +107,8 @@ def scan(b, keys, out):
     while True:
         if i >= n or b[i] != _QUOTE:
             raise ValueError("bad key")
-        j, esc = _str_end(b, i, n)
-        k = -1 if esc else _key(b, i + 1, j, keys)
+        j = _str_end(b, i, n)
+        k = -1 if _esc else _key(b, i + 1, j, keys)
         i = _ws(b, j + 1, n)
         if i >= n or b[i] != _COLON:
             raise ValueError("bad object")
@@ -114,7 +117,7 @@ def scan(b, keys, out):
             raise ValueError("truncated")
         j = _skip(b, i, n)
         if k >= 0:
-            if b[i] == _QUOTE and _str_end(b, i, n)[1]:
+            if b[i] == _QUOTE and _esc:
                 out[k] = json.loads(bytes(b[i:j]))  # rare: escaped string
             elif b[i] == _LBRACE or b[i] == _LBRACKET:
                 out[k] = None

@@ -3,11 +3,13 @@
 # Never renames: holds on littlefs and FAT alike. MIT licence.
 import binascii
 import hashlib
-import json
+
+_MAGIC = b"iotauth-state 1\n"
+KEYS = ("n", "id", "a", "r", "l", "e", "re")  # one line each, in this order; "" for None
 
 
-def _seal(data):
-    return binascii.hexlify(hashlib.sha256(data).digest()[:8])
+def _seal(h):
+    return binascii.hexlify(h.digest()[:8])
 
 
 class Store:
@@ -20,7 +22,7 @@ class Store:
         return "<Store %s>" % self.paths[0]
 
     def load(self):
-        # The newest intact state (a dict), or None.
+        # The newest intact state as a dict of KEYS, or None.
         best = None
         for i in range(2):
             d = _read(self.paths[i])
@@ -30,15 +32,29 @@ class Store:
                 self.seq = d["n"]
         return best
 
-    def save(self, d):
-        # Writes d (secrets included) to the older slot. Raises OSError if flash fails.
-        d["n"] = self.seq + 1
-        data = json.dumps(d).encode()
+    def save(self, values):
+        # Writes values (for KEYS[1:]: str, int or None; secrets included) to the older
+        # slot, each value straight to the file and the hash, never joined into one copy.
+        # Raises OSError if flash fails.
         slot = 1 - self.slot
+        h = hashlib.sha256()
         with open(self.paths[slot], "wb") as f:
-            f.write(data)
-            f.write(b"\n")
-            f.write(_seal(data))
+            f.write(_MAGIC)
+            h.update(_MAGIC)
+            for v in (self.seq + 1,) + tuple(values):
+                if v is None:
+                    v = b""
+                elif type(v) is int:
+                    v = b"%d" % v
+                else:
+                    v = bytes(v, "utf-8")  # MicroPython shares the str's data: no copy
+                    if v.find(b"\n") >= 0:
+                        raise ValueError("newline in a token")
+                f.write(v)
+                f.write(b"\n")
+                h.update(v)
+                h.update(b"\n")
+            f.write(_seal(h))
         self.seq += 1
         self.slot = slot
 
@@ -49,13 +65,23 @@ def _read(path):
             raw = f.read(8192)
     except OSError:
         return None
-    data, _, seal = raw.rpartition(b"\n")
-    if not data or seal != _seal(data):
+    lines = raw.split(b"\n")
+    if len(lines) != len(KEYS) + 2 or raw[: len(_MAGIC)] != _MAGIC:
         return None
-    try:
-        d = json.loads(data)
-    except ValueError:
+    h = hashlib.sha256()
+    h.update(raw[: len(raw) - len(lines[-1])])
+    if _seal(h) != lines[-1]:
         return None
-    if type(d) is not dict or type(d.get("n")) is not int:
-        return None
-    return d
+    d = {}
+    for i in range(len(KEYS)):
+        v = lines[i + 1]
+        if not v:
+            d[KEYS[i]] = None
+        elif KEYS[i] in ("n", "l", "e", "re"):
+            try:
+                d[KEYS[i]] = int(v)
+            except ValueError:
+                return None
+        else:
+            d[KEYS[i]] = str(v, "utf-8")
+    return d if type(d["n"]) is int else None

@@ -17,6 +17,8 @@ def module():
 
 
 def post(url, body, ctype, auth, timeout):
+    # body: the pieces grant.request() made; joined here, requests wants one object.
+    body = b"".join([p if type(p) is bytes else bytes(p, "utf-8") for p in body])
     h = {"Content-Type": ctype.decode(), "Accept": "application/json"}
     if auth:
         h["Authorization"] = auth.decode()
