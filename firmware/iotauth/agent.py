@@ -175,7 +175,11 @@ class Agent:
         self._tok = tok
         self._wall = None
         s = self._cfg.scheme
-        self._hdrs = {self._cfg.header: s + " " + tok.access if s else tok.access}
+        v = s + " " + tok.access if s else tok.access  # allocates: the header value
+        if self._hdrs is None:
+            self._hdrs = {self._cfg.header: v}
+        else:
+            self._hdrs[self._cfg.header] = v  # same dict, updated in place
 
     def _scrub(self, s):
         # Masks any secret of ours that a server echoes into an error message.

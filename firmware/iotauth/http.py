@@ -192,6 +192,16 @@ def _response(s, mv, timeout):
     return status, retry, mv[head:end]
 
 
+_dns = [None]  # (host, port, addrinfo) of the last token endpoint: renewals skip DNS
+
+
+def _resolve(host, port):
+    d = _dns[0]
+    if d is None or d[0] != host or d[1] != port:
+        d = _dns[0] = (host, port, socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0])
+    return d[2]
+
+
 def post(tls, host, port, path, body, ctype, auth, timeout, ca):
     # One token request. body: a list of str/bytes pieces. Raises TransientError for every
     # network, TLS or framing fault; the body returned lives in the shared buffer.
@@ -199,10 +209,14 @@ def post(tls, host, port, path, body, ctype, auth, timeout, ca):
     mv = memoryview(buffer())
     try:
         n = _request(_buf, tls, host, port, path, body, ctype, auth)
-        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        ai = _resolve(host, port)
         s = socket.socket(ai[0], socket.SOCK_STREAM)
         s.settimeout(timeout)
-        s.connect(ai[-1])
+        try:
+            s.connect(ai[-1])
+        except OSError:
+            _dns[0] = None  # the address may have moved: ask DNS again next time
+            raise
         if tls:
             try:
                 s = _context(ca).wrap_socket(s, server_hostname=host)

@@ -41,7 +41,10 @@ class Store:
         with open(self.paths[slot], "wb") as f:
             f.write(_MAGIC)
             h.update(_MAGIC)
-            for v in (self.seq + 1,) + tuple(values):
+            v = b"%d\n" % (self.seq + 1)
+            f.write(v)
+            h.update(v)
+            for v in values:
                 if v is None:
                     v = b""
                 elif type(v) is int:

@@ -40,4 +40,7 @@ class Token:
         return self.refresh is not None and (d is None or d.remaining() > 0)
 
     def expire(self):
-        self.expiry = clock.Deadline(0)
+        if self.expiry is None:
+            self.expiry = clock.Deadline(0)
+        else:
+            self.expiry.left = 0  # in place: invalidate() allocates nothing
