@@ -18,8 +18,8 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest host_tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check firmware host_tests tools
-	$(BIN)/ruff format --check firmware host_tests tools
+	$(BIN)/ruff check firmware host_tests tools boards
+	$(BIN)/ruff format --check firmware host_tests tools boards
 	$(BIN)/python tools/build.py check
 
 mpy: $(STAMP)
@@ -35,7 +35,7 @@ serve: $(STAMP)
 	$(BIN)/python -m tools.tokenserver
 
 deploy: mpy
-	$(BIN)/python tools/deploy.py --port "$(PORT)" --board "$(BOARD)" --config "$(or $(CONFIG),auth.json)"
+	$(BIN)/python -m tools.deploy --port "$(PORT)" --board "$(BOARD)" --config "$(or $(CONFIG),auth.json)" $(if $(WIFI),--wifi "$(WIFI)")
 
 clean:
 	rm -rf build

@@ -1,50 +1,5 @@
-# iotauth example sketch: keeps a valid token and calls a cloud API with it. MIT licence.
-# Needs auth.json in flash (README: "Config"); app.json optionally sets the API URL, the
-# longest pause between calls and how many calls to make (for the demo; default: forever).
-# Wi-Fi and the clock are set up by the board's boot.py (boards/<board>/).
-import json
-import time
+# iotauth example sketch for the unix port and the demo: the application, no Wi-Fi to bring
+# up. On a board, boards/<board>/main.py takes this file's place. MIT licence.
+import app
 
-import iotauth
-
-
-def settings():
-    try:
-        with open("app.json") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
-def main():
-    app = settings()
-    url = app.get("api_url", "http://127.0.0.1:8080/api/resource")
-    interval = app.get("interval", 60)
-    rounds = app.get("rounds")
-    agent = iotauth.load()
-    last = None
-    n = 0
-    while rounds is None or n < rounds:
-        n += 1
-        try:
-            tok = agent.token()
-            if last is None:
-                print("main: token ready")
-            elif tok != last:
-                print("main: token renewed")
-            last = tok
-            r = agent.request("GET", url)  # a 401 makes the agent renew and retry once
-            print("main: API answered", r.status_code)
-            r.close()
-        except iotauth.TransientError as e:
-            print("main: no token yet, retry in", e.retry_after, "s:", e)
-        except iotauth.CredentialsError as e:
-            print("main: credentials refused:", e)
-        except OSError as e:
-            print("main: API unreachable:", e)
-        if rounds is not None and n >= rounds:
-            break
-        time.sleep(min(agent.poll(), interval))  # poll() renews ahead of expiry
-
-
-main()
+app.run()

@@ -1,0 +1,105 @@
+"""A user's path on a virtual board (the unix port on a pty, tools/vboard.py): `make deploy`,
+then main.py against the local token server, a reboot, and the token reused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import ROOT
+from presets import config
+from tools.vboard import VirtualBoard
+
+MP_SHIM = Path(__file__).resolve().parent / "mp_shim"
+MPREMOTE = str(Path(sys.executable).parent / "mpremote")
+
+
+@pytest.fixture
+def board(tmp_path):
+    flash = tmp_path / "board-flash"
+    flash.mkdir()
+    vb = VirtualBoard(flash, [MP_SHIM], run_main=False).start()
+    yield vb
+    vb.close()
+
+
+def mpremote(port, *args, timeout=60) -> str:
+    r = subprocess.run(
+        [MPREMOTE, "connect", port, *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def make_deploy(port, board_name, cfg_path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    return subprocess.run(
+        ["make", "-s", "deploy", f"PORT={port}", f"BOARD={board_name}", f"CONFIG={cfg_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def test_mpremote_against_the_unix_port(board):
+    out = mpremote(board.port, "resume", "exec", "import sys; print(sys.implementation.name)")
+    assert out.strip() == "micropython"
+    (Path(board.flash) / "hello.py").write_text("X = 42\n")
+    assert "hello.py" in mpremote(board.port, "resume", "fs", "ls")
+    # A soft reset ends the unix port's process: the virtual board boots a new one.
+    mpremote(board.port, "soft-reset")
+    assert board.boots == 2
+    assert mpremote(board.port, "exec", "import hello; print(hello.X)").strip() == "42"
+
+
+@pytest.mark.parametrize("board_name", ["rpi_pico_w", "esp32"])
+def test_deploy_then_run_main_and_reboot(board_name, board, server, tmp_path):
+    cfg = config("mydevices-user", server)
+    cfg_path = tmp_path / "auth.json"
+    cfg_path.write_text(json.dumps(cfg))
+    r = make_deploy(board.port, board_name, cfg_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for secret in (cfg["client_secret"], cfg["password"]):
+        assert secret not in r.stdout + r.stderr
+    flash = Path(board.flash)
+    assert sorted(p.name for p in (flash / "iotauth").iterdir()) == sorted(
+        p.name.replace(".py", ".mpy") for p in (ROOT / "firmware" / "iotauth").glob("*.py")
+    )
+    assert {"main.py", "board.py", "app.py", "netup.py", "auth.json"} <= {
+        p.name for p in flash.iterdir()
+    }
+    assert json.loads((flash / "auth.json").read_text()) == cfg
+    # Again: nothing changed, so nothing is copied.
+    again = make_deploy(board.port, board_name, cfg_path)
+    assert again.returncode == 0 and "Up to date" in again.stdout, again.stdout
+
+    (flash / "wifi.json").write_text(
+        json.dumps({"ssid": "lab", "password": "wifi-pw", "country": "NL"})
+    )
+    (flash / "app.json").write_text(
+        json.dumps({"api_url": server.url("/api/resource"), "rounds": 1})
+    )
+    out = mpremote(board.port, "resume", "exec", "import main")
+    assert "netup: Wi-Fi up" in out and "main: API answered 200" in out, out
+    assert [r["grant"] for r in server.state.requests] == ["password"]
+    mpremote(board.port, "soft-reset")  # reboot: the persisted token is reused
+    out = mpremote(board.port, "exec", "import main")
+    assert "main: API answered 200" in out, out
+    assert len(server.state.requests) == 1 and len(server.state.api_calls) == 2
+
+
+def test_deploy_refuses_bad_input(tmp_path, board):
+    bad = tmp_path / "auth.json"
+    bad.write_text(json.dumps({"grant": "client_credentials", "client_secret": "s3cr3t-x"}))
+    r = make_deploy(board.port, "rpi_pico_w", bad)
+    assert r.returncode != 0 and "auth.json: field" in r.stderr and "s3cr3t-x" not in r.stderr
+    r = make_deploy(board.port, "nosuchboard", bad)
+    assert r.returncode != 0 and "unknown BOARD" in r.stderr
+    assert not (Path(board.flash) / "iotauth").exists()

@@ -1,0 +1,38 @@
+"""Imports pieces of the firmware package on CPython for the host tools (config checks,
+request building), with the one MicroPython module they touch stood in for."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
+
+
+def _micropython_stub() -> None:
+    if "micropython" not in sys.modules:
+        m = types.ModuleType("micropython")
+        m.const = lambda x: x  # type: ignore[attr-defined]
+        sys.modules["micropython"] = m
+
+
+def firmware_config():
+    """The firmware's ``iotauth.config`` module, with ConfigError beside it."""
+    _micropython_stub()
+    if str(FIRMWARE) not in sys.path:
+        sys.path.insert(0, str(FIRMWARE))
+    import iotauth.config as config
+    from iotauth.errors import ConfigError
+
+    config.ConfigError = ConfigError
+    return config
+
+
+def firmware_grant():
+    _micropython_stub()
+    if str(FIRMWARE) not in sys.path:
+        sys.path.insert(0, str(FIRMWARE))
+    import iotauth.grant as grant
+
+    return grant
