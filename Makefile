@@ -17,10 +17,22 @@ $(STAMP): requirements.txt
 test: $(STAMP) lint
 	$(BIN)/python -m pytest host_tests
 
-lint: $(STAMP)
+BOARDS := esp32 rpi_pico_w
+
+STUBS_esp32 := micropython-esp32-stubs
+STUBS_rpi_pico_w := micropython-rp2-rpi-pico-w-stubs
+
+build/stubs/%/.installed: requirements-stubs.txt $(STAMP)
+	rm -rf build/stubs/$*
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target build/stubs/$* \
+	  $$(grep -E '^($(STUBS_$*)|micropython-stdlib-stubs)==' requirements-stubs.txt)
+	touch $@
+
+lint: $(STAMP) $(foreach b,$(BOARDS),build/stubs/$(b)/.installed)
 	$(BIN)/ruff check firmware host_tests tools boards
 	$(BIN)/ruff format --check firmware host_tests tools boards
 	$(BIN)/python tools/build.py check
+	for b in $(BOARDS); do $(BIN)/pyright -p boards/$$b/pyrightconfig.json || exit 1; done
 
 mpy: $(STAMP)
 	$(BIN)/python tools/build.py mpy

@@ -25,7 +25,7 @@ class Agent:
         self.last_error = None
         self._cfg = cfg
         self._tok = None
-        self._hdrs = None
+        self._hdrs = {}  # {header: value}: one dict for the agent's life
         self._fails = 0
         self._wait = None  # Deadline of the back-off, None when free to ask
         self._wall = None  # persisted expiries waiting for the RTC to be set
@@ -175,11 +175,8 @@ class Agent:
         self._tok = tok
         self._wall = None
         s = self._cfg.scheme
-        v = s + " " + tok.access if s else tok.access  # allocates: the header value
-        if self._hdrs is None:
-            self._hdrs = {self._cfg.header: v}
-        else:
-            self._hdrs[self._cfg.header] = v  # same dict, updated in place
+        # allocates: the header value; the dict is updated in place
+        self._hdrs[self._cfg.header] = s + " " + tok.access if s else tok.access
 
     def _scrub(self, s):
         # Masks any secret of ours that a server echoes into an error message.
@@ -240,7 +237,9 @@ class Agent:
         now = clock.unix()
         if now is None:
             return
-        e, re = self._wall
+        w = self._wall
+        e = w[0]
+        re = w[1]
         self._wall = None
         t = self._tok
         if type(e) is int:

@@ -99,10 +99,11 @@ class Config:
         self.device_authorization_url_parts = fields.get("device_authorization_url_parts")
 
     def __repr__(self):
+        g = getattr
         return "<Config grant=%s token_url=%s client_id=%s>" % (
-            self.grant,
-            self.token_url,
-            self.client_id,
+            g(self, "grant"),
+            g(self, "token_url"),
+            g(self, "client_id"),
         )
 
 
@@ -139,7 +140,7 @@ def parse(raw, path="auth.json"):
         p = PRESETS.get(preset)
         if p is None:
             fail("preset", "names no known preset (%s)" % ", ".join(sorted(PRESETS)))
-        d.update(p)
+        d.update(p or {})
     d.update(raw)
     for k, choices in _CHOICES.items():
         if k not in d or d[k] is None:
@@ -152,7 +153,7 @@ def parse(raw, path="auth.json"):
             fail(k, "is required for grant " + grant)
     for k, v in d.items():
         if v is None:
-            fail(k, "is required by preset " + preset)
+            fail(k, "is required by preset %s" % preset)
     if d["margin"] < 0:
         fail("margin", "must not be negative")
     if d["timeout"] <= 0:
@@ -164,7 +165,7 @@ def parse(raw, path="auth.json"):
         if url and grant != "static":
             if "{realm}" in url:
                 if not d.get("realm"):
-                    fail("realm", "is required to fill the token_url of preset " + preset)
+                    fail("realm", "is required to fill the token_url of preset %s" % preset)
                 d[k] = url = url.replace("{realm}", d["realm"])
             d[k + "_parts"] = _check_url(url, k, d, fail)
     ca = d.get("ca")

@@ -25,7 +25,7 @@ def _context(ca):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca is None:
         if hasattr(ctx, "check_hostname"):
-            ctx.check_hostname = False  # CPython; MicroPython does not check without a CA
+            setattr(ctx, "check_hostname", False)  # noqa: B010 (CPython only; stubs lack it)
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -192,13 +192,19 @@ def _response(s, mv, timeout):
     return status, retry, mv[head:end]
 
 
-_dns = [None]  # (host, port, addrinfo) of the last token endpoint: renewals skip DNS
+_dns = None  # (host, port, addrinfo) of the last token endpoint: renewals skip DNS
+
+
+def _forget():
+    global _dns
+    _dns = None
 
 
 def _resolve(host, port):
-    d = _dns[0]
+    global _dns
+    d = _dns
     if d is None or d[0] != host or d[1] != port:
-        d = _dns[0] = (host, port, socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0])
+        d = _dns = (host, port, socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0])
     return d[2]
 
 
@@ -215,7 +221,7 @@ def post(tls, host, port, path, body, ctype, auth, timeout, ca):
         try:
             s.connect(ai[-1])
         except OSError:
-            _dns[0] = None  # the address may have moved: ask DNS again next time
+            _forget()  # the address may have moved: ask DNS again next time
             raise
         if tls:
             try:

@@ -1,0 +1,423 @@
+"""provision: makes, checks and installs iotauth configs (auth.json).
+
+    python -m tools.provision new PRESET [--out auth.json] [--client-id ID] [--set FIELD=VALUE]
+    python -m tools.provision check [auth.json]
+    python -m tools.provision push [auth.json] --port /dev/ttyACM0
+    python -m tools.provision fleet devices.csv --preset PRESET --out-dir configs [--set ...]
+    python -m tools.provision login PRESET [--username NAME] [--out auth.json] [--set ...]
+
+Secrets (client_secret, password, refresh_token, token) never come from the command line:
+they are read from the environment (IOTAUTH_CLIENT_SECRET, IOTAUTH_PASSWORD,
+IOTAUTH_REFRESH_TOKEN, IOTAUTH_TOKEN) or asked for at a hidden prompt, and never printed.
+``login`` runs a password login (with AllThingsTalk's MFA step) on the host and writes only
+the resulting refresh token, so the device never holds the password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import os
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tools.fwimport import firmware_config, firmware_grant  # noqa: E402
+
+SECRETS = ("client_secret", "password", "refresh_token", "token")
+ENV = {k: "IOTAUTH_" + k.upper() for k in SECRETS}
+NEEDS_SECRET = {
+    "client_credentials": ("client_secret",),
+    "password": ("client_secret", "password"),
+    "refresh_token": ("refresh_token",),
+    "static": ("token",),
+    "device_code": (),
+}
+
+
+class ToolError(Exception):
+    pass
+
+
+class State:
+    """What every command shares: where prompts come from and go to."""
+
+    def __init__(self, stdin=sys.stdin, stderr=sys.stderr):
+        self.stdin = stdin
+        self.stderr = stderr
+
+    def ask(self, prompt: str, secret: bool) -> str:
+        """A hidden prompt on a terminal; a line of stdin when scripted. Never echoed."""
+        if secret and self.stdin.isatty():
+            value = getpass.getpass(prompt, stream=self.stderr)
+        else:
+            self.stderr.write(prompt)
+            self.stderr.flush()
+            value = self.stdin.readline()
+            if not value:
+                raise ToolError(f"no answer to '{prompt.strip()}' (stdin closed)")
+        value = value.strip()
+        if not value:
+            raise ToolError(f"an empty answer to '{prompt.strip()}'")
+        return value
+
+
+# Config making and checking
+
+
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            raise ToolError(f"--set wants FIELD=VALUE, got {key!r}")
+        if key in SECRETS:
+            raise ToolError(
+                f"{key} is a secret: give it in ${ENV[key]} or at the prompt, "
+                "never on the command line"
+            )
+        try:
+            out[key] = (
+                json.loads(value) if value in ("true", "false") or value.isdigit() else value
+            )
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def grant_of(cfg: dict) -> str:
+    cm = firmware_config()
+    preset = cm.PRESETS.get(cfg.get("preset", ""), {})
+    return cfg.get("grant") or preset.get("grant") or ""
+
+
+def fill_secrets(state: State, cfg: dict, env=os.environ) -> None:
+    for k in NEEDS_SECRET.get(grant_of(cfg), ()):
+        if cfg.get(k):
+            continue
+        if env.get(ENV[k]):
+            cfg[k] = env[ENV[k]]
+        else:
+            cfg[k] = state.ask(f"{k}: ", secret=True)
+
+
+def validate(cfg: dict, name: str, base: Path) -> Any:
+    """Checks cfg with the agent's own rules; returns the firmware's Config object."""
+    cm = firmware_config()
+    check = dict(cfg)
+    if check.get("ca") and not Path(check["ca"]).is_absolute():
+        check["ca"] = str(base / check["ca"])
+    try:
+        return cm.parse(check, name)
+    except cm.ConfigError as e:
+        raise ToolError(str(e)) from None
+
+
+def write_config(cfg: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+
+
+def load_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise ToolError(f"{path}: cannot read ({e.strerror})") from None
+    except ValueError:
+        raise ToolError(f"{path}: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ToolError(f"{path}: must hold a JSON object")
+    return data
+
+
+# Talking to the token endpoint from the host
+
+
+def tls_context(conf) -> ssl.SSLContext | None:
+    if not conf.token_url.startswith("https://"):
+        return None
+    if conf.ca:
+        ctx = ssl.create_default_context()
+        data = Path(conf.ca).read_bytes()
+        if data.startswith(b"-----"):
+            ctx.load_verify_locations(cadata=data.decode())
+        else:
+            ctx.load_verify_locations(cadata=data)
+        return ctx
+    return ssl._create_unverified_context()  # insecure_tls, as the config says
+
+
+def post_form(conf, url: str, form: dict[str, str]) -> tuple[int, dict]:
+    """One form POST the way the agent sends it; returns (status, JSON body or {})."""
+    data = urllib.parse.urlencode(form).encode()
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=conf.timeout, context=tls_context(conf)) as r:
+            status, body = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise ToolError(f"cannot reach {url}: {reason}") from None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = {}
+    return status, parsed if isinstance(parsed, dict) else {}
+
+
+def token_request(conf) -> tuple[int, dict]:
+    """The agent's own first token request (firmware grant.request), sent from the host."""
+    grant = firmware_grant()
+    kind = conf.grant
+    secret = conf.refresh_token if kind == "refresh_token" else None
+    pieces, ctype, auth = grant.request(conf, kind, secret)
+    body = b"".join(p if isinstance(p, bytes) else p.encode() for p in pieces)
+    headers = {"Content-Type": ctype.decode(), "Accept": "application/json"}
+    if auth:
+        headers["Authorization"] = auth.decode()
+    req = urllib.request.Request(conf.token_url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=conf.timeout, context=tls_context(conf)) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    except (urllib.error.URLError, OSError) as e:
+        raise ToolError(f"cannot reach the token endpoint: {getattr(e, 'reason', e)}") from None
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = {}
+    return status, parsed if isinstance(parsed, dict) else {}
+
+
+def refusal(status: int, body: dict) -> str:
+    err = body.get("error")
+    desc = body.get("error_description")
+    return f"HTTP {status}" + (f" {err}" if err else "") + (f": {desc}" if desc else "")
+
+
+# Commands
+
+
+def do_new(state: State, args) -> int:
+    cm = firmware_config()
+    if args.preset not in cm.PRESETS:
+        raise ToolError(f"unknown preset {args.preset!r}; known: {', '.join(cm.PRESETS)}")
+    cfg: dict[str, Any] = {"preset": args.preset}
+    for flag in ("client_id", "token_url", "realm", "scope", "audience", "username", "ca"):
+        value = getattr(args, flag)
+        if value:
+            cfg[flag] = value
+    cfg.update(parse_sets(args.set))
+    fill_secrets(state, cfg)
+    out = Path(args.out)
+    validate(cfg, out.name, out.parent)
+    write_config(cfg, out)
+    print(f"provision: wrote {out} (preset {args.preset}, grant {grant_of(cfg)})")
+    return 0
+
+
+def do_check(state: State, args) -> int:
+    path = Path(args.config)
+    cfg = load_json(path)
+    conf = validate(cfg, path.name, path.parent)
+    print(f"provision: {path} is valid (grant {conf.grant})")
+    if conf.grant == "static" or args.offline:
+        return 0
+    status, body = token_request(conf)
+    if status == 200 and body.get("access_token"):
+        life = body.get("expires_in")
+        extra = " with a refresh token" if body.get("refresh_token") else ""
+        print(
+            f"provision: the token endpoint issued a token{extra}"
+            + (f", expires in {life} s" if life else "")
+        )
+        return 0
+    raise ToolError(f"the token endpoint refused: {refusal(status, body)}")
+
+
+def do_push(state: State, args) -> int:
+    path = Path(args.config)
+    cfg = load_json(path)
+    validate(cfg, path.name, path.parent)
+    cmd = [
+        str(Path(sys.executable).parent / "mpremote"),
+        "connect",
+        args.port,
+        "resume",
+        "cp",
+        str(path),
+        ":auth.json",
+    ]
+    if cfg.get("ca"):
+        ca = Path(cfg["ca"]) if Path(cfg["ca"]).is_absolute() else path.parent / cfg["ca"]
+        cmd += ["+", "cp", str(ca), ":" + cfg["ca"]]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise ToolError(f"mpremote could not write to {args.port}")
+    print(f"provision: {path} is on the board at {args.port} as auth.json")
+    return 0
+
+
+def do_fleet(state: State, args) -> int:
+    path = Path(args.csv)
+    try:
+        rows = list(csv.DictReader(path.open(newline="")))
+    except OSError as e:
+        raise ToolError(f"{path}: cannot read ({e.strerror})") from None
+    if not rows:
+        raise ToolError(f"{path}: no devices (a header line, then one line per device)")
+    if "device" not in rows[0]:
+        raise ToolError(f"{path}: needs a 'device' column naming each device")
+    base = {"preset": args.preset}
+    base.update(parse_sets(args.set))
+    out = Path(args.out_dir)
+    seen = set()
+    for n, row in enumerate(rows, start=2):
+        dev = (row.pop("device") or "").strip()
+        if not dev or "/" in dev or dev in seen:
+            raise ToolError(f"{path}:{n}: missing, repeated or bad device name")
+        seen.add(dev)
+        cfg = dict(base)
+        cfg.update({k: v for k, v in row.items() if k and v})
+        try:
+            validate(cfg, f"{dev}.json", out)
+        except ToolError as e:
+            raise ToolError(f"{path}:{n}: device {dev}: {e}") from None
+        write_config(cfg, out / f"{dev}.json")
+    print(f"provision: wrote {len(rows)} configs to {out}/")
+    return 0
+
+
+def do_login(state: State, args) -> int:
+    cm = firmware_config()
+    if args.preset not in ("allthingstalk-user", "mydevices-user"):
+        raise ToolError("login is for presets allthingstalk-user and mydevices-user")
+    cfg: dict[str, Any] = {"preset": args.preset}
+    if args.client_id:
+        cfg["client_id"] = args.client_id
+    elif args.preset == "allthingstalk-user":
+        cfg["client_id"] = "web"
+    if args.token_url:
+        cfg["token_url"] = args.token_url
+    cfg.update(parse_sets(args.set))
+    url = cfg.get("token_url") or cm.PRESETS[args.preset]["token_url"]
+    username = args.username or state.ask("username: ", secret=False)
+    password = os.environ.get(ENV["password"]) or state.ask("password: ", secret=True)
+    form = {
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+        "client_id": cfg.get("client_id", ""),
+    }
+    if args.preset == "mydevices-user":
+        secret = os.environ.get(ENV["client_secret"]) or state.ask("client_secret: ", True)
+        form["client_secret"] = secret
+        cfg["client_secret"] = secret
+    # The login's config (without the refresh token yet) must be valid for the agent.
+    probe = dict(cfg, grant="refresh_token", refresh_token="x")
+    conf = validate(probe, Path(args.out).name, Path(args.out).parent)
+    status, body = post_form(conf, url, form)
+    if status == 200 and "MfaUid" in body:
+        code = state.ask("verification code from the authenticator app: ", secret=False)
+        status, body = post_form(
+            conf,
+            url,
+            {
+                "grant_type": "mfa",
+                "mfa_uid": body["MfaUid"],
+                "user_id": str(body["UserId"]),
+                "code": code,
+                "client_id": cfg.get("client_id", ""),
+            },
+        )
+    if status != 200 or not body.get("refresh_token"):
+        raise ToolError(f"login refused: {refusal(status, body)}")
+    cfg["grant"] = "refresh_token"
+    cfg["refresh_token"] = body["refresh_token"]
+    out = Path(args.out)
+    validate(cfg, out.name, out.parent)
+    write_config(cfg, out)
+    print(
+        f"provision: logged in; wrote {out} with a refresh token (grant refresh_token); "
+        "the password stays off the device"
+    )
+    return 0
+
+
+COMMANDS = {
+    "new": do_new,
+    "check": do_check,
+    "push": do_push,
+    "fleet": do_fleet,
+    "login": do_login,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="provision", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    new = sub.add_parser("new", help="create auth.json from a preset")
+    new.add_argument("preset")
+    new.add_argument("--out", default="auth.json")
+    for flag in ("client-id", "token-url", "realm", "scope", "audience", "username", "ca"):
+        new.add_argument(f"--{flag}")
+    new.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    chk = sub.add_parser("check", help="validate a config and try its token endpoint")
+    chk.add_argument("config", nargs="?", default="auth.json")
+    chk.add_argument("--offline", action="store_true", help="validate only")
+    push = sub.add_parser("push", help="write a config to a board with mpremote")
+    push.add_argument("config", nargs="?", default="auth.json")
+    push.add_argument("--port", required=True)
+    fleet = sub.add_parser("fleet", help="one config per device from a CSV")
+    fleet.add_argument("csv")
+    fleet.add_argument("--preset", required=True)
+    fleet.add_argument("--out-dir", default="configs")
+    fleet.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    login = sub.add_parser("login", help="log in on the host, keep only the refresh token")
+    login.add_argument("preset")
+    login.add_argument("--username")
+    login.add_argument("--client-id")
+    login.add_argument("--token-url")
+    login.add_argument("--out", default="auth.json")
+    login.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    return p
+
+
+def main(argv: list[str] | None = None, state: State | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](state or State(), args)
+    except ToolError as e:
+        print(f"provision: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("provision: interrupted", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
