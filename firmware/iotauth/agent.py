@@ -30,6 +30,8 @@ class Agent:
         self._wait = None  # Deadline of the back-off, None when free to ask
         self._wall = None  # persisted expiries waiting for the RTC to be set
         self._store = None
+        self._flow = None  # a pending device authorization (grant device_code)
+        self.on_code = None  # device_code: callback(uri, user_code, uri_complete)
         if cfg.grant == "static":
             self._set(Token(cfg.token))
         else:
@@ -131,6 +133,8 @@ class Agent:
         if tok is None:
             if cfg.grant == "refresh_token":
                 tok = self._fetch("refresh_token", cfg.refresh_token)
+            elif cfg.grant == "device_code":
+                tok = self._device()
             else:
                 tok = self._fetch(cfg.grant)
         elif tok.refresh is None:  # RFC 6749 6: no new refresh token, the old one stays
@@ -141,22 +145,49 @@ class Agent:
 
     def _fetch(self, grant_type, secret=None):
         cfg = self._cfg
+        status, retry, view = self._post(cfg.token_url, cfg.token_url_parts, grant_type, secret)
+        return grant.response(status, retry, view, cfg.margin, self._scrub)
+
+    def _post(self, url, parts, grant_type, secret=None):
+        cfg = self._cfg
         body, ctype, auth = grant.request(cfg, grant_type, secret)
         if cfg.transport == "requests":
             from .viarequests import post
 
-            status, retry, view = post(cfg.token_url, body, ctype, auth, cfg.timeout)
-        else:
-            from .http import post
+            return post(url, body, ctype, auth, cfg.timeout)
+        from .http import post
 
-            tls, host, port, path = cfg.token_url_parts
-            status, retry, view = post(
-                tls, host, port, path, body, ctype, auth, cfg.timeout, cfg.ca
+        tls, host, port, path = parts
+        return post(tls, host, port, path, body, ctype, auth, cfg.timeout, cfg.ca)
+
+    def _device(self):
+        # RFC 8628: one step per call: ask for a code, or poll once for the token.
+        from . import device
+
+        f = self._flow
+        if f is None or f.expiry.remaining() <= 0:
+            cfg = self._cfg
+            status, _, view = self._post(
+                cfg.device_authorization_url, cfg.device_authorization_url_parts, None
             )
-        return grant.response(status, retry, view, cfg.margin, self._scrub)
+            self._flow = f = device.start(status, view, self.on_code or device.show)
+            raise device.pending("waiting for the user to approve the device", f.interval)
+        try:
+            tok = self._fetch(device.GRANT, f.code)
+        except CredentialsError as e:
+            wait = device.polled(f, e)
+            if wait is None:
+                self._flow = None  # denied or expired: the next attempt starts afresh
+                raise
+            raise wait
+        self._flow = None
+        return tok
 
     def _failed(self, e):
         self.last_error = e
+        if getattr(e, "pending", False):  # device_code polling: exactly the interval
+            self._wait = clock.Deadline(e.retry_after)
+            return
         if self._fails < 16:
             self._fails += 1
         if isinstance(e, CredentialsError):

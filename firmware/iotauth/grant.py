@@ -66,8 +66,11 @@ def request(cfg, grant, secret=None):
     del body[:]
     if cfg.encoding == "json":
         body = {}
-    _field(body, b"grant_type", grant)
-    if grant == "password":
+    if grant is not None:  # None: the device authorization request (RFC 8628 3.1)
+        _field(body, b"grant_type", grant)
+    if grant is None:
+        pass
+    elif grant == "password":
         _field(body, b"username", cfg.username)
         _field(body, b"password", cfg.password)
     elif grant == "refresh_token":

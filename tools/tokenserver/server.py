@@ -29,12 +29,15 @@ from urllib.parse import urlencode
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc8628 import (
     DEVICE_CODE_GRANT_TYPE,
+    AuthorizationPendingError,
     DeviceAuthorizationEndpoint,
     DeviceCodeGrant,
     DeviceCredentialDict,
+    ExpiredTokenError,
+    SlowDownError,
 )
 from flask import Flask, Request, Response, g, jsonify, request
 from werkzeug.serving import make_server
@@ -206,6 +209,9 @@ class State:
         self.device_grants: dict[str, tuple[User, bool]] = {}  # user_code -> (user, approved)
         self.device_interval = 5
         self.device_expires_in = 600
+        # Answers to give device-code polls in turn, whatever the timing: "pending",
+        # "slow_down", "denied", "expired" or "approve" (for tests and demos).
+        self.device_script: list[str] = []
         self.faults: dict[str, Fault] = {}
         self.lifetime: int | None = None  # overrides every dialect's access lifetime
         self.refresh_lifetime: int | None = None
@@ -349,6 +355,20 @@ def create_app(state: State) -> Flask:
             self.request.user = user
 
     class DeviceCode(DeviceCodeGrant):
+        def validate_device_credential(self, credential):
+            with state.lock:
+                step = state.device_script.pop(0) if state.device_script else None
+            if step is None:
+                return super().validate_device_credential(credential)
+            if step == "approve":
+                return state.users["user@example.com"]
+            raise {
+                "pending": AuthorizationPendingError,
+                "slow_down": SlowDownError,
+                "denied": AccessDeniedError,
+                "expired": ExpiredTokenError,
+            }[step]()
+
         def query_device_credential(self, device_code):
             return state.devices.get(device_code)
 
