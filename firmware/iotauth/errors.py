@@ -22,6 +22,8 @@ class CredentialsError(AuthError):
 
 # Network, TLS, server or response trouble: try again after retry_after seconds.
 class TransientError(AuthError):
+    pending = False  # True while a device authorization waits for the user (not a failure)
+
     def __init__(self, msg, retry_after=0):
         super().__init__(msg)
         self.retry_after = retry_after
