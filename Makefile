@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: test lint demo bench mpy deploy serve clean
+.PHONY: test lint demo bench mpy deploy serve reliability clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ demo: $(STAMP)
 
 bench: $(STAMP) mpy
 	$(BIN)/python -m tools.bench
+
+reliability: $(STAMP) mpy
+	IOTAUTH_CUT_STRIDE=1 IOTAUTH_SOAK=10000 IOTAUTH_FLEET=10000 $(BIN)/python -m pytest -q \
+	  host_tests/test_reliability.py host_tests/test_failures.py host_tests/test_expiry.py \
+	  host_tests/test_store.py host_tests/test_http.py
+	$(BIN)/python -m tools.fleet --devices 10000 --plot build/fleet.png
 
 serve: $(STAMP)
 	$(BIN)/python -m tools.tokenserver

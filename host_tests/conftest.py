@@ -79,6 +79,33 @@ def runner(request, flash, mpy_build) -> Runner:
     return Runner(request.param, flash, mpy_build)
 
 
+FIGURES: list[tuple[str, str, str]] = []
+
+
+@pytest.fixture
+def figure():
+    """Records one row of the reliability table: scenario, outcome, figure."""
+
+    def record(scenario: str, outcome: str, value: str) -> None:
+        FIGURES.append((scenario, outcome, value))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES:
+        return
+    w = max(len(s) for s, _, _ in FIGURES) + 2
+    tr = terminalreporter
+    tr.section("reliability")
+    tr.write_line(f"{'scenario':<{w}}{'outcome':<10}figure")
+    for scenario, outcome, value in FIGURES:
+        tr.write_line(f"{scenario:<{w}}{outcome:<10}{value}")
+    out = ROOT / "build" / "reliability.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(FIGURES, indent=2))
+
+
 def write_config(flash: Path, cfg: dict, name: str = "auth.json") -> Path:
     p = flash / name
     p.write_text(json.dumps(cfg))

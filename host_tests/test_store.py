@@ -88,6 +88,16 @@ def test_power_cut_at_every_byte(tmp_path, monkeypatch, history):
     assert tried == size + 1
 
 
+def test_store_has_no_rename_at_all():
+    import ast
+
+    from harness import FIRMWARE
+
+    tree = ast.parse((FIRMWARE / "iotauth" / "store.py").read_text())
+    names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    assert not names & {"rename", "replace", "remove", "unlink"}
+
+
 def test_never_renames(tmp_path, monkeypatch):
     def refuse(*_a):
         raise OSError(17, "EEXIST")  # FAT: rename onto an existing file fails

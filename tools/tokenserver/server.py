@@ -156,6 +156,9 @@ FAULT_MODES = (
     "no_access_token",
     "expires_string",
     "expires_missing",
+    "expires_zero",
+    "expires_negative",
+    "expires_absurd",
     "chunked",
     "redirect",
     "slow",
@@ -781,6 +784,12 @@ def inject(fault: Fault, state: State, dialect: str, req: Request, server) -> Re
         body["expires_in"] = str(body["expires_in"])
     elif mode == "expires_missing":
         body.pop("expires_in", None)
+    elif mode == "expires_zero":
+        body["expires_in"] = 0
+    elif mode == "expires_negative":
+        body["expires_in"] = -3600
+    elif mode == "expires_absurd":
+        body["expires_in"] = 10**15
     data = json.dumps(body).encode()
     if mode == "truncated":
         out = Response(data[: len(data) // 2], 200, mimetype="application/json")
