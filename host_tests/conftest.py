@@ -19,9 +19,12 @@ import boardtime  # noqa: E402
 _real_time = sys.modules["time"]
 sys.modules["time"] = boardtime
 try:
+    import importlib  # noqa: E402
+
     import iotauth  # noqa: E402,F401
-    import iotauth.http  # noqa: E402,F401
-    import iotauth.viarequests  # noqa: E402,F401
+
+    for _m in sorted((ROOT / "firmware" / "iotauth").glob("*.py")):  # lazy ones too
+        importlib.import_module("iotauth." + _m.stem)
 finally:
     sys.modules["time"] = _real_time
 

@@ -6,11 +6,11 @@ import hashlib
 
 from micropython import const
 
-from . import clock, grant
-from . import config as _config
+from . import clock
 from .errors import AuthError, CredentialsError, TransientError
-from .store import Store
 from .token import Token
+
+# grant, store, http and config load on first use: a static token never needs them.
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 _WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure
@@ -35,6 +35,8 @@ class Agent:
         if cfg.grant == "static":
             self._set(Token(cfg.token))
         else:
+            from .store import Store
+
             self._store = Store(state)
             self._id = _identity(cfg)
             self._restore()
@@ -146,10 +148,14 @@ class Agent:
     def _fetch(self, grant_type, secret=None):
         cfg = self._cfg
         status, retry, view = self._post(cfg.token_url, cfg.token_url_parts, grant_type, secret)
+        from . import grant
+
         return grant.response(status, retry, view, cfg.margin, self._scrub)
 
     def _post(self, url, parts, grant_type, secret=None):
         cfg = self._cfg
+        from . import grant
+
         body, ctype, auth = grant.request(cfg, grant_type, secret)
         if cfg.transport == "requests":
             from .viarequests import post
@@ -253,6 +259,8 @@ class Agent:
         e, re = d.get("e"), d.get("re")
         if type(life) is not int or life <= 0:
             life = None
+        from . import grant
+
         tok = Token(a, r, None, None, 0 if life is None else grant.lead(life, self._cfg.margin))
         tok.life = life
         self._set(tok)
@@ -300,4 +308,6 @@ def _identity(cfg):
 
 
 def load(config="auth.json", state="auth.state"):
+    from . import config as _config
+
     return Agent(_config.load(config), state)
