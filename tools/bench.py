@@ -176,9 +176,45 @@ def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
     return {"agent": agent, "naive": naive}
 
 
+DEVICE = """
+import gc, json, time, iotauth
+from iotauth import config, device, grant, http, jsonscan, store
+a = iotauth.load()
+a.on_code = lambda uri, code, full: None
+r = {}
+for step in ("authorization request", "pending poll", "poll that brings the token"):
+    gc.collect()
+    gc.disable()
+    m = gc.mem_alloc()
+    try:
+        a.token()
+    except iotauth.TransientError:
+        pass
+    r[step] = gc.mem_alloc() - m
+    gc.enable()
+    time.sleep(1.05)
+print("@@" + json.dumps(r))
+"""
+
+
+def measure_device(srv, flash: Path, mpy: str) -> dict:
+    """Bytes allocated by each step of the device authorization grant (RFC 8628)."""
+    srv.state.device_interval = 1
+    srv.state.device_script = ["pending", "approve"]
+    cfg = {
+        "grant": "device_code",
+        "client_id": "tv-1",
+        "insecure_http": True,
+        "token_url": srv.url("/oauth/token"),
+        "device_authorization_url": srv.url("/oauth/device"),
+    }
+    fresh_flash(flash, cfg)
+    return json.loads(run_mp(DEVICE, flash, mpy))
+
+
 def import_cost(flash: Path, path: str) -> int:
     code = (
-        "import gc\ngc.collect()\nm = gc.mem_alloc()\nimport iotauth, iotauth.http\n"
+        "import gc\ngc.collect()\nm = gc.mem_alloc()\nimport iotauth\n"
         "gc.collect()\nprint('@@' + str(gc.mem_alloc() - m))\n"
     )
     return int(run_mp(code, flash, path))
@@ -246,13 +282,19 @@ def main() -> int:
                     "http": measure("http", http_srv, flash, None, mpy),
                     "https": measure("https", tls_srv, flash, certs.ca_der, mpy),
                 }
+                device = measure_device(http_srv, flash, mpy)
             finally:
                 http_srv.close()
                 tls_srv.close()
         print("iotauth bench: MicroPython unix port, agent from .mpy, Keycloak-shaped tokens")
         print(table(results, sizes))
+        print("\nDevice authorization grant (RFC 8628), HTTP, bytes allocated per step")
+        for step, n in device.items():
+            print(f"{step:<64}{n:>10}")
         out = ROOT / "build" / "bench.json"
-        out.write_text(json.dumps({"results": results, "sizes": sizes}, indent=2))
+        out.write_text(
+            json.dumps({"results": results, "sizes": sizes, "device": device}, indent=2)
+        )
         print(f"\nbench: figures written to {out.relative_to(ROOT)}")
     except (BenchError, subprocess.TimeoutExpired) as e:
         print(f"bench: {e}", file=sys.stderr)
