@@ -161,31 +161,28 @@ def tls_context(conf) -> ssl.SSLContext | None:
     return ssl._create_unverified_context()  # insecure_tls, as the config says
 
 
-def post_form(conf, url: str, form: dict[str, str]) -> tuple[int, dict]:
-    """One form POST the way the agent sends it; returns (status, JSON body or {})."""
-    data = urllib.parse.urlencode(form).encode()
+def send(conf, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    """POSTs body; returns (status, the JSON object answered or {}). TLS as the config says."""
     req = urllib.request.Request(
-        url,
-        data=data,
-        method="POST",
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        },
+        url, data=body, method="POST", headers=dict(headers, Accept="application/json")
     )
     try:
         with urllib.request.urlopen(req, timeout=conf.timeout, context=tls_context(conf)) as r:
-            status, body = r.status, r.read()
+            status, raw = r.status, r.read()
     except urllib.error.HTTPError as e:
-        status, body = e.code, e.read()
+        status, raw = e.code, e.read()
     except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise ToolError(f"cannot reach {url}: {reason}") from None
+        raise ToolError(f"cannot reach {url}: {getattr(e, 'reason', e)}") from None
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(raw)
     except ValueError:
         parsed = {}
     return status, parsed if isinstance(parsed, dict) else {}
+
+
+def post_form(conf, url: str, form: dict[str, str]) -> tuple[int, dict]:
+    data = urllib.parse.urlencode(form).encode()
+    return send(conf, url, data, {"Content-Type": "application/x-www-form-urlencoded"})
 
 
 def token_request(conf) -> tuple[int, dict]:
@@ -195,22 +192,10 @@ def token_request(conf) -> tuple[int, dict]:
     secret = conf.refresh_token if kind == "refresh_token" else None
     pieces, ctype, auth = grant.request(conf, kind, secret)
     body = b"".join(p if isinstance(p, bytes) else p.encode() for p in pieces)
-    headers = {"Content-Type": ctype.decode(), "Accept": "application/json"}
+    headers = {"Content-Type": ctype.decode()}
     if auth:
         headers["Authorization"] = auth.decode()
-    req = urllib.request.Request(conf.token_url, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=conf.timeout, context=tls_context(conf)) as r:
-            status, raw = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    except (urllib.error.URLError, OSError) as e:
-        raise ToolError(f"cannot reach the token endpoint: {getattr(e, 'reason', e)}") from None
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        parsed = {}
-    return status, parsed if isinstance(parsed, dict) else {}
+    return send(conf, conf.token_url, body, headers)
 
 
 def refusal(status: int, body: dict) -> str:
@@ -245,8 +230,8 @@ def do_check(state: State, args) -> int:
     cfg = load_json(path)
     conf = validate(cfg, path.name, path.parent)
     print(f"provision: {path} is valid (grant {conf.grant})")
-    if conf.grant == "static" or args.offline:
-        return 0
+    if conf.grant in ("static", "device_code") or args.offline:
+        return 0  # nothing to try from here: a static token, or a person approves on the device
     status, body = token_request(conf)
     if status == 200 and body.get("access_token"):
         life = body.get("expires_in")
