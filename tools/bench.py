@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.build import OUT as MPY_DIR  # noqa: E402
-from tools.build import compile_to  # noqa: E402
+from tools.build import ToolError, compile_to  # noqa: E402
+from tools.build import micropython as find_micropython  # noqa: E402
 from tools.tokenserver.certs import Certs  # noqa: E402
 from tools.tokenserver.server import State, serve  # noqa: E402
 
@@ -104,10 +105,10 @@ class BenchError(Exception):
 
 
 def micropython() -> str:
-    exe = os.environ.get("MICROPYTHON") or str(Path(sys.executable).parent / "micropython")
-    if not Path(exe).exists():
-        raise BenchError(f"no MicroPython unix port at {exe} (make installs it)")
-    return exe
+    try:
+        return find_micropython()
+    except ToolError as e:
+        raise BenchError(str(e)) from None
 
 
 def run_mp(code: str, flash: Path, path: str, heap: str | None = None) -> str | None:

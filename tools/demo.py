@@ -19,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tools.build import ToolError  # noqa: E402
+from tools.build import micropython as find_micropython  # noqa: E402
 from tools.tokenserver.certs import Certs  # noqa: E402
 from tools.tokenserver.server import State, apply_control, serve  # noqa: E402
 
@@ -30,13 +32,10 @@ class DemoError(Exception):
 
 
 def micropython() -> str:
-    exe = os.environ.get("MICROPYTHON") or shutil.which("micropython")
-    here = Path(sys.executable).parent / "micropython"
-    if here.exists():
-        exe = exe or str(here)
-    if not exe:
-        raise DemoError("the MicroPython unix port is missing (make installs it into .venv)")
-    return exe
+    try:
+        return find_micropython()
+    except ToolError as e:
+        raise DemoError(str(e)) from None
 
 
 def board(flash: Path, rounds: int, interval: int = 30) -> str:

@@ -16,7 +16,6 @@ import argparse
 import os
 import pty
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,19 +24,10 @@ import time
 import tty
 from pathlib import Path
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-class ToolError(Exception):
-    pass
-
-
-def micropython() -> str:
-    exe = os.environ.get("MICROPYTHON") or str(Path(sys.executable).parent / "micropython")
-    if not Path(exe).exists():
-        exe = shutil.which("micropython") or ""
-    if not exe:
-        raise ToolError("no MicroPython unix port (make installs it into .venv)")
-    return exe
-
+from tools.build import ToolError, micropython  # noqa: E402
 
 BOOT = (
     "import os\n"
