@@ -21,7 +21,14 @@ def buffer():
     return _buf
 
 
+_ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
+
+
 def _context(ca):
+    global _ctx
+    if _ctx is not None and _ctx[0] == ca:
+        return _ctx[1]
+    _ctx = None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca is None:
         if hasattr(ctx, "check_hostname"):
@@ -36,6 +43,7 @@ def _context(ca):
         a = data.find(b"\n") + 1
         data = binascii.a2b_base64(data[a : data.find(b"-----", a)])
     ctx.load_verify_locations(cadata=data)
+    _ctx = (ca, ctx)
     return ctx
 
 
