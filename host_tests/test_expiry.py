@@ -9,7 +9,7 @@ from test_grants import generic, grants
 
 import boardtime
 from conftest import write_config
-from iotauth import clock, grant
+from iotauth import clock, expiry
 from iotauth.token import Token
 
 LIFETIMES = [3600, 86400, 60 * 86400, 365 * 86400]
@@ -181,8 +181,8 @@ def test_unix_seconds_need_a_set_clock():
 
 def test_retry_after_http_date():
     with freeze_time("2026-05-01 12:00:00"):
-        assert grant.retry_after("Fri, 01 May 2026 12:02:00 GMT") == 120
-        assert grant.retry_after("Fri, 01 May 2026 11:00:00 GMT") == 0
-        assert grant.retry_after(" 30 ") == 30
-        assert grant.retry_after("soon") is None
-        assert grant.retry_after(None) is None
+        assert expiry.retry_after("Fri, 01 May 2026 12:02:00 GMT") == 120
+        assert expiry.retry_after("Fri, 01 May 2026 11:00:00 GMT") == 0
+        assert expiry.retry_after(" 30 ") == 30
+        assert expiry.retry_after("soon") is None
+        assert expiry.retry_after(None) is None

@@ -264,9 +264,10 @@ class Agent:
         tok = Token(a, r, None, None, 0 if life is None else grant.lead(life, self._cfg.margin))
         tok.life = life
         self._set(tok)
-        if e is None:
-            exp = grant.jwt_exp(a)
-            e = exp
+        if e is None:  # saved before NTP: a JWT still says when it ends
+            from .expiry import jwt_exp
+
+            e = jwt_exp(a)
         if e is not None or re is not None:
             self._wall = (e, re)
             self._resolve()
@@ -308,6 +309,15 @@ def _identity(cfg):
 
 
 def load(config="auth.json", state="auth.state"):
+    import sys
+
     from . import config as _config
 
-    return Agent(_config.load(config), state)
+    cfg = _config.load(config)
+    # The parser and the preset tables are needed once: give their 9 KB of heap back.
+    _config = None
+    sys.modules.pop("iotauth.config", None)
+    pkg = sys.modules.get("iotauth")
+    if pkg is not None and "config" in dir(pkg):
+        delattr(pkg, "config")
+    return Agent(cfg, state)

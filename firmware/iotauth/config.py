@@ -4,6 +4,7 @@ import json
 import os
 
 from .errors import ConfigError
+from .settings import Config
 
 _S = "a string"
 _I = "an integer"
@@ -90,23 +91,6 @@ PRESETS = {
 }
 
 
-class Config:
-    # The checked settings as attributes; fields not set are None.
-    def __init__(self, fields):
-        for k in _TYPES:
-            setattr(self, k, fields.get(k))
-        self.token_url_parts = fields.get("token_url_parts")
-        self.device_authorization_url_parts = fields.get("device_authorization_url_parts")
-
-    def __repr__(self):
-        g = getattr
-        return "<Config grant=%s token_url=%s client_id=%s>" % (
-            g(self, "grant"),
-            g(self, "token_url"),
-            g(self, "client_id"),
-        )
-
-
 def load(path):
     try:
         with open(path) as f:
@@ -174,7 +158,7 @@ def parse(raw, path="auth.json"):
             os.stat(ca)
         except OSError:
             fail("ca", "names a file that cannot be read")
-    return Config(d)
+    return Config(d, _TYPES)
 
 
 def _check_url(url, k, d, fail):

@@ -109,20 +109,6 @@ def _life(v):
     return v if v < _MAX_LIFE else _MAX_LIFE
 
 
-def jwt_exp(tok):
-    # The exp claim of a JWT access token (Unix seconds), or None.
-    p = tok.split(".")
-    if len(p) != 3:
-        return None
-    s = p[1].replace("-", "+").replace("_", "/")
-    s += "=" * (-len(s) % 4)
-    try:
-        exp = jsonscan.scan(binascii.a2b_base64(s), (b"exp",), [None])[0]
-    except (ValueError, TypeError):
-        return None
-    return exp if type(exp) is int else None
-
-
 def lead(life, margin):
     # Renew margin seconds ahead (at most half the lifetime), plus a random spread so a
     # fleet that booted together does not renew together.
@@ -144,6 +130,8 @@ def response(status, retry, view, margin, scrub):
             raise TransientError("token response has no access_token")
         life = _life(o[2])
         if life is None:  # absent or unusable: the JWT says, or a 401 will
+            from .expiry import jwt_exp
+
             exp = jwt_exp(access)
             now = clock.unix()
             if exp is not None and now is not None and exp > now:
@@ -158,7 +146,12 @@ def response(status, retry, view, margin, scrub):
         if type(o[5]) is str:
             desc = scrub(o[5][:200])
     if status == 429 or status == 408 or status >= 500:
-        raise TransientError("token endpoint answered HTTP %d" % status, retry_after(retry) or 0)
+        wait = 0
+        if retry:
+            from .expiry import retry_after
+
+            wait = retry_after(retry) or 0
+        raise TransientError("token endpoint answered HTTP %d" % status, wait)
     if 300 <= status < 400:
         raise TransientError("token endpoint redirected (HTTP %d), not followed" % status)
     msg = "token endpoint refused (HTTP %d" % status
@@ -167,34 +160,3 @@ def response(status, retry, view, margin, scrub):
     if desc:
         msg += ": " + desc
     raise CredentialsError(msg + ")", err, desc)
-
-
-def _days(y, m, d):
-    # Days from 1970-01-01 to the given date (proleptic Gregorian).
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def retry_after(v):
-    # Seconds a Retry-After header asks to wait: delta-seconds or an HTTP-date
-    # ("Wed, 21 Oct 2015 07:28:00 GMT"); None when absent, unreadable or the RTC is unset.
-    if not v:
-        return None
-    v = v.strip()
-    if v.isdigit():
-        return int(v)
-    try:
-        _, d, mon, y, hms, _ = v.split()
-        h, mi, s = hms.split(":")
-        t = _days(int(y), _MONTHS.index(mon) + 1, int(d)) * 86400
-        t += int(h) * 3600 + int(mi) * 60 + int(s)
-    except ValueError:
-        return None
-    now = clock.unix()
-    return None if now is None else max(0, t - now)
