@@ -62,10 +62,17 @@ if sys.implementation.name == "micropython":
     def advance(s):
         clock.off += int(s * 1000)
 
+    def rtc_unset(unset=True):
+        # A board before NTP: its RTC reads a few days after its epoch.
+        clock.rtc = 86400 * 3 if unset else None
+
 else:
     import boardtime
 
     advance = boardtime.advance
+
+    def rtc_unset(unset=True):
+        boardtime.rtc_unset = unset
 
 
 def out(k, v):

@@ -79,10 +79,7 @@ def test_unset_rtc_uses_persisted_token_until_401(runner, server, flash):
     # Reboot with the RTC at its power-on value: the token is used, its expiry unknown...
     res = runner.run(f"""
 import iotauth
-if sys.implementation.name == "micropython":
-    clock.rtc = 86400 * 3
-else:
-    boardtime.rtc_unset = True
+rtc_unset()
 a = iotauth.load()
 out("t", a.token())
 out("left", a._tok.expires_in())
@@ -99,17 +96,11 @@ def test_rtc_set_after_boot_judges_persisted_token(runner, server, flash):
     runner.run("import iotauth\niotauth.load().token()\n")
     res = runner.run("""
 import iotauth
-if sys.implementation.name == "micropython":
-    clock.rtc = 86400 * 3
-else:
-    boardtime.rtc_unset = True
+rtc_unset()
 a = iotauth.load()
 out("before", a._tok.expires_in())
 advance(1000)
-if sys.implementation.name == "micropython":
-    clock.rtc = None
-else:
-    boardtime.rtc_unset = False
+rtc_unset(False)
 a.poll()   # NTP has set the clock: the persisted expiry is now judged
 out("after", a._tok.expires_in())
 """)
@@ -122,17 +113,11 @@ def test_ntp_jump_does_not_move_expiry(runner, server, flash):
     write_config(flash, generic(server))
     res = runner.run("""
 import iotauth
-if sys.implementation.name == "micropython":
-    clock.rtc = 86400 * 3
-else:
-    boardtime.rtc_unset = True
+rtc_unset()
 a = iotauth.load()
 a.token()
 out("before", a._tok.expires_in())
-if sys.implementation.name == "micropython":
-    clock.rtc = None
-else:
-    boardtime.rtc_unset = False
+rtc_unset(False)
 out("after", a._tok.expires_in())
 out("poll", a.poll())
 """)

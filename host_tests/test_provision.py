@@ -166,9 +166,9 @@ def test_fleet(tmp_path):
     no_traceback(r)
 
 
-def test_login_allthingstalk_mfa_then_the_device_uses_the_refresh_token(server, tmp_path, flash):
-    out = flash / "auth.json"
-    r = provision(
+def att_login(server, out, answers):
+    """`provision login` for AllThingsTalk, the prompts answered by `answers`."""
+    return provision(
         "login",
         "allthingstalk-user",
         "--username",
@@ -179,8 +179,13 @@ def test_login_allthingstalk_mfa_then_the_device_uses_the_refresh_token(server, 
         "insecure_http=true",
         "--out",
         str(out),
-        stdin="att-pass\n123456\n",
+        stdin=answers,
     )
+
+
+def test_login_allthingstalk_mfa_then_the_device_uses_the_refresh_token(server, tmp_path, flash):
+    out = flash / "auth.json"
+    r = att_login(server, out, "att-pass\n123456\n")
     assert r.returncode == 0, r.stderr
     assert "att-pass" not in r.stdout + r.stderr
     cfg = json.loads(out.read_text())
@@ -197,19 +202,7 @@ def test_login_allthingstalk_mfa_then_the_device_uses_the_refresh_token(server, 
 
 
 def test_login_wrong_code(server, tmp_path):
-    r = provision(
-        "login",
-        "allthingstalk-user",
-        "--username",
-        "att-user",
-        "--token-url",
-        server.url("/login"),
-        "--set",
-        "insecure_http=true",
-        "--out",
-        str(tmp_path / "a.json"),
-        stdin="att-pass\n000000\n",
-    )
+    r = att_login(server, tmp_path / "a.json", "att-pass\n000000\n")
     assert r.returncode == 1 and "invalid_grant" in r.stderr
     assert not (tmp_path / "a.json").exists()
 
