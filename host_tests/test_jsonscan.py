@@ -76,3 +76,29 @@ for d in json.load(open("docs.json")):
                                            b"exp"), [None] * 4))
 """)
     assert res["r"] == [[d.get(k.decode()) for k in KEYS] for d in docs]
+
+
+@pytest.mark.parametrize(
+    "value,life",
+    [
+        (3600, 3600),
+        ("3600", 3600),
+        (" 3600 ", 3600),
+        ("3600.0", 3600),
+        (3600.9, 3600),
+        (0, None),
+        (-5, None),
+        ("-5", None),
+        ("soon", None),
+        (None, None),
+        (True, None),
+        (float("nan"), None),
+        (float("inf"), 315360000),
+        (10**15, 315360000),
+        ("1e20", 315360000),
+    ],
+)
+def test_expires_in_as_platforms_send_it(value, life):
+    from iotauth.grant import _life
+
+    assert _life(value) == life

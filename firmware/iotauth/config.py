@@ -87,6 +87,7 @@ PRESETS = {
     "allthingstalk-user": {
         "grant": "refresh_token",
         "token_url": "https://api.allthingstalk.io/login",
+        "client_id": "web",  # the client id AllThingsTalk documents for its clients
     },
 }
 

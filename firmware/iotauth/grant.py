@@ -98,12 +98,18 @@ def request(cfg, grant, secret=None):
 def _life(v):
     # expires_in as the platforms send it: number or numeric string; None if unusable.
     if type(v) is str:
+        v = v.strip()
         try:
-            v = int(v.strip())
+            v = int(v)
         except ValueError:
+            try:
+                v = float(v)  # "3600.0"
+            except ValueError:
+                return None
+    if type(v) is float:
+        if not v > 0:  # NaN too
             return None
-    elif type(v) is float:
-        v = int(v)
+        v = _MAX_LIFE if v >= _MAX_LIFE else int(v)
     if type(v) is not int or v <= 0:
         return None
     return v if v < _MAX_LIFE else _MAX_LIFE
