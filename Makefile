@@ -53,7 +53,7 @@ serve: $(STAMP)
 	$(BIN)/python -m tools.tokenserver
 
 deploy: mpy
-	$(BIN)/python -m tools.deploy --port "$(PORT)" --board "$(BOARD)" --config "$(or $(CONFIG),auth.json)" $(if $(WIFI),--wifi "$(WIFI)")
+	$(BIN)/python -m tools.deploy --port "$(PORT)" --board "$(BOARD)" $(if $(CONFIG),--config "$(CONFIG)") $(if $(WIFI),--wifi "$(WIFI)")
 
 clean:
 	rm -rf build

@@ -103,3 +103,33 @@ def test_deploy_refuses_bad_input(tmp_path, board):
     r = make_deploy(board.port, "nosuchboard", bad)
     assert r.returncode != 0 and "unknown BOARD" in r.stderr
     assert not (Path(board.flash) / "iotauth").exists()
+
+
+def test_deploy_puts_the_ca_beside_auth_json(board, tls_server, certs, tmp_path):
+    cfg = config("devensoft", tls_server, certs)  # ca: an absolute path on the laptop
+    cfg_path = tmp_path / "auth.json"
+    cfg_path.write_text(json.dumps(cfg))
+    r = make_deploy(board.port, "rpi_pico_w", cfg_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    flash = Path(board.flash)
+    on_board = json.loads((flash / "auth.json").read_text())
+    assert (
+        on_board["ca"] == "ca.pem" and (flash / "ca.pem").read_bytes() == certs.ca_pem.read_bytes()
+    )
+    out = mpremote(
+        board.port, "resume", "exec", "import iotauth\nprint(len(iotauth.load().token()) > 100)"
+    )
+    assert out.strip() == "True"  # verified TLS from the board's own files
+    assert len(tls_server.state.requests) == 1
+
+
+def test_deploy_without_a_config(board):
+    r = subprocess.run(
+        ["make", "-s", "deploy", f"PORT={board.port}", "BOARD=esp32"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0 and "no auth.json given" in r.stderr, r.stdout + r.stderr
+    assert (Path(board.flash) / "iotauth" / "agent.mpy").is_file()

@@ -10,6 +10,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,18 +23,31 @@ class ToolError(Exception):
     pass
 
 
-def check_config(path: Path) -> None:
-    """Validates auth.json with the agent's own rules before it goes on the board."""
-    from tools.fwimport import firmware_config
+def board_config(path: Path, tmp: Path) -> tuple[Path, Path | None]:
+    """Checks auth.json with the agent's own rules; returns the file to put on the board
+    (its ``ca`` pointing at the flash root, where the CA file goes) and the CA file."""
+    from tools.provision import ToolError as ProvisionError
+    from tools.provision import load_json, validate
 
-    cfg = firmware_config()
     try:
-        cfg.load(str(path))
-    except cfg.ConfigError as e:
+        cfg = load_json(path)
+        validate(cfg, path.name, path.parent)
+    except ProvisionError as e:
         raise ToolError(str(e)) from None
+    ca = cfg.get("ca")
+    if not ca:
+        return path, None
+    ca_path = Path(ca) if Path(ca).is_absolute() else path.parent / ca
+    if Path(ca).name != ca:
+        cfg["ca"] = Path(ca).name  # on the board the CA sits beside auth.json
+        path = tmp / "auth.json"
+        path.write_text(json.dumps(cfg))
+    return path, ca_path
 
 
-def plan(board: str, config: Path, wifi: Path | None = None) -> list[tuple[Path, str]]:
+def plan(
+    board: str, config: Path | None, tmp: Path, wifi: Path | None = None
+) -> list[tuple[Path, str]]:
     """(local file, remote path) pairs to copy, in order."""
     bdir = BOARDS / board
     if not bdir.is_dir():
@@ -42,60 +56,72 @@ def plan(board: str, config: Path, wifi: Path | None = None) -> list[tuple[Path,
     mpys = sorted(MPY.glob("*.mpy"))
     if not mpys:
         raise ToolError("no .mpy build: run `make mpy` first")
-    if not config.is_file():
-        raise ToolError(f"{config}: no such config file (set CONFIG=<path>)")
     files = [(p, f":iotauth/{p.name}") for p in mpys]
     files += [(p, f":{p.name}") for p in SHARED]
     files += [(p, f":{p.name}") for p in sorted(bdir.glob("*.py")) if p.name != "manifest.py"]
-    files.append((config, ":auth.json"))
     if wifi is not None:
         if not wifi.is_file():
             raise ToolError(f"{wifi}: no such Wi-Fi settings file")
         files.append((wifi, ":wifi.json"))
-    ca = json.loads(config.read_text()).get("ca")
-    if ca:
-        ca_path = (config.parent / ca) if not Path(ca).is_absolute() else Path(ca)
-        if not ca_path.is_file():
-            raise ToolError(f"{config}: ca file {ca} not found next to it")
-        files.append((ca_path, f":{ca}"))
+    if config is not None:
+        on_board, ca = board_config(config, tmp)
+        files.append((on_board, ":auth.json"))
+        if ca is not None:
+            files.append((ca, ":" + ca.name))
     return files
 
 
 def deploy(
-    port: str, board: str, config: Path, mpremote: list[str], wifi: Path | None = None
+    port: str, board: str, config: Path | None, mpremote: list[str], wifi: Path | None = None
 ) -> None:
-    files = plan(board, config, wifi)
-    check_config(config)
-    # One mpremote session: mkdir (ignoring "exists") then cp, which skips unchanged files.
-    cmd = mpremote + [
-        "connect",
-        port,
-        "resume",
-        "exec",
-        "import os\ntry:\n os.mkdir('iotauth')\nexcept OSError:\n pass",
-    ]
-    for local, remote in files:
-        cmd += ["+", "cp", str(local), remote]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = plan(board, config, Path(tmp), wifi)
+        # One mpremote session: mkdir (ignoring "exists"), then cp, which skips unchanged
+        # files (it compares hashes with the board's).
+        cmd = mpremote + [
+            "connect",
+            port,
+            "resume",
+            "exec",
+            "import os\ntry:\n os.mkdir('iotauth')\nexcept OSError:\n pass",
+        ]
+        for local, remote in files:
+            cmd += ["+", "cp", str(local), remote]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     for line in r.stdout.splitlines():
         print(f"deploy: {line}")
     if r.returncode != 0:
         raise ToolError(f"mpremote failed on {port}: {r.stderr.strip().splitlines()[-1:]}")
     print(f"deploy: {len(files)} files on {port} ({board}); reset the board to run main.py")
+    if config is None:
+        print(
+            "deploy: no auth.json given (CONFIG=<path>) and none here: put one on the board "
+            "before main.py runs",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="deploy", description=__doc__.splitlines()[0])
     p.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0")
     p.add_argument("--board", required=True, help="esp32 or rpi_pico_w")
-    p.add_argument("--config", default="auth.json", type=Path)
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="auth.json to put on the board (default: ./auth.json if there is one)",
+    )
     p.add_argument("--wifi", type=Path, help="wifi.json for the board (ssid, password, ...)")
     a = p.parse_args(argv)
     mpremote = [str(Path(sys.executable).parent / "mpremote")]
     try:
         if not a.port:
             raise ToolError("PORT is required, e.g. make deploy PORT=/dev/ttyACM0 BOARD=esp32")
-        deploy(a.port, a.board, a.config, mpremote, a.wifi)
+        config = a.config
+        if config is None and Path("auth.json").is_file():
+            config = Path("auth.json")
+        elif config is not None and not config.is_file():
+            raise ToolError(f"{config}: no such config file (set CONFIG=<path>)")
+        deploy(a.port, a.board, config, mpremote, a.wifi)
     except (ToolError, subprocess.TimeoutExpired) as e:
         print(f"deploy: {e}", file=sys.stderr)
         return 1
