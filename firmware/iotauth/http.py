@@ -30,19 +30,19 @@ def _context(ca):
         return _ctx[1]
     _ctx = None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if ca is None:
+    if ca is None:  # insecure_tls: the config asked for no verification
         if hasattr(ctx, "check_hostname"):
             setattr(ctx, "check_hostname", False)  # noqa: B010 (CPython only; stubs lack it)
         ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    with open(ca, "rb") as f:
-        data = f.read()  # allocates: the CA lives only as long as the handshake needs it
-    if data.startswith(b"-----"):
-        # PEM: mbedtls here takes DER only, so decode the first certificate's base64.
-        a = data.find(b"\n") + 1
-        data = binascii.a2b_base64(data[a : data.find(b"-----", a)])
-    ctx.load_verify_locations(cadata=data)
+    else:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        with open(ca, "rb") as f:
+            data = f.read()  # allocates, once: the parsed CA stays in the kept context
+        if data.startswith(b"-----"):
+            # PEM: mbedtls here takes DER only, so decode the first certificate's base64.
+            a = data.find(b"\n") + 1
+            data = binascii.a2b_base64(data[a : data.find(b"-----", a)])
+        ctx.load_verify_locations(cadata=data)
     _ctx = (ca, ctx)
     return ctx
 
