@@ -36,8 +36,6 @@ _TYPES = {
     "realm": _S,
 }
 
-SECRETS = ("client_secret", "password", "refresh_token", "token")
-
 _DEFAULTS = {
     "client_auth": "body",
     "encoding": "form",
