@@ -90,3 +90,40 @@ def test_code_runs_out_and_a_new_one_is_asked_for(runner, server, flash):
     codes = [c[1] for c in res["code"]]
     assert res["token"] and len(codes) >= 2 and len(set(codes)) == len(codes)
     assert len(server.state.devices) == len(codes)  # each code asked for anew
+
+
+def test_refused_device_authorization_echoing_a_secret(runner, server, flash, monkeypatch):
+    import tools.tokenserver.server as srv
+
+    real = srv.create_app
+
+    def app_with_echo(state):
+        app = real(state)
+
+        @app.before_request
+        def echo():
+            from flask import request
+
+            if request.path == "/oauth/device":
+                return srv._json(
+                    400,
+                    {
+                        "error": "invalid_client",
+                        "error_description": "bad secret " + request.form.get("client_secret", ""),
+                    },
+                )
+
+        return app
+
+    monkeypatch.setattr(srv, "create_app", app_with_echo)
+    s = srv.serve(srv.State())
+    try:
+        write_config(
+            flash, device_config(s, client_id="device-1", client_secret="device-1-secret")
+        )
+        res = runner.run(FLOW, timeout=60)
+    finally:
+        s.close()
+    kind, msg, _, error, desc = res["refused"]
+    assert kind == "CredentialsError" and error == "invalid_client"
+    assert "device-1-secret" not in repr(res) and desc == "bad secret ***"

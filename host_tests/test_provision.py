@@ -129,11 +129,8 @@ def test_check_verifies_tls(tls_server, certs, tmp_path):
     assert r.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in r.stderr
 
 
-def test_fleet(tmp_path):
-    csv = tmp_path / "devices.csv"
-    csv.write_text("device,client_id,client_secret\nsensor-01,c1,sec-1\nsensor-02,c2,sec-2\n")
-    out = tmp_path / "configs"
-    r = provision(
+def fleet(csv, out, token_url):
+    return provision(
         "fleet",
         str(csv),
         "--preset",
@@ -141,27 +138,23 @@ def test_fleet(tmp_path):
         "--out-dir",
         str(out),
         "--set",
-        "token_url=https://auth.example.com/token",
+        f"token_url={token_url}",
         "--set",
         "insecure_tls=true",
     )
+
+
+def test_fleet(tmp_path):
+    csv = tmp_path / "devices.csv"
+    csv.write_text("device,client_id,client_secret\nsensor-01,c1,sec-1\nsensor-02,c2,sec-2\n")
+    out = tmp_path / "configs"
+    r = fleet(csv, out, "https://auth.example.com/token")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["sensor-01.json", "sensor-02.json"]
     assert json.loads((out / "sensor-02.json").read_text())["client_secret"] == "sec-2"
     assert "sec-1" not in r.stdout + r.stderr
     csv.write_text("device,client_id\nsensor-01,c1\n")  # no secret for this preset
-    r = provision(
-        "fleet",
-        str(csv),
-        "--preset",
-        "devensoft",
-        "--out-dir",
-        str(out),
-        "--set",
-        "token_url=https://a.example/t",
-        "--set",
-        "insecure_tls=true",
-    )
+    r = fleet(csv, out, "https://a.example/t")
     assert r.returncode == 1 and "devices.csv:2: device sensor-01" in r.stderr
     no_traceback(r)
 

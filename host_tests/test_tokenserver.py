@@ -143,29 +143,20 @@ def test_allthingstalk_mfa_login_and_rotation(server):
     )
     step = r.json()
     assert set(step) >= {"MfaUid", "UserId"} and "access_token" not in step
-    bad = post(
-        server,
-        "/login",
-        data={
+
+    def mfa(code):
+        form = {
             "grant_type": "mfa",
             "mfa_uid": step["MfaUid"],
             "user_id": "att-user",
-            "code": "000000",
+            "code": code,
             "client_id": "web",
-        },
-    )
+        }
+        return post(server, "/login", data=form)
+
+    bad = mfa("000000")
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
-    tok = post(
-        server,
-        "/login",
-        data={
-            "grant_type": "mfa",
-            "mfa_uid": step["MfaUid"],
-            "user_id": "att-user",
-            "code": "123456",
-            "client_id": "web",
-        },
-    ).json()
+    tok = mfa("123456").json()
     assert set(tok) >= {
         "access_token",
         "token_type",

@@ -176,7 +176,7 @@ class Agent:
             status, _, view = self._post(
                 cfg.device_authorization_url, cfg.device_authorization_url_parts, None
             )
-            self._flow = f = device.start(status, view, self.on_code or device.show)
+            self._flow = f = device.start(status, view, self.on_code or device.show, self._scrub)
             raise device.pending("waiting for the user to approve the device", f.interval)
         try:
             tok = self._fetch(device.GRANT, f.code)

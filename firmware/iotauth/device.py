@@ -43,8 +43,9 @@ def pending(msg, wait):
     return e
 
 
-def start(status, view, callback):
+def start(status, view, callback, scrub):
     # Reads the device authorization response; returns a Flow after showing the code.
+    # scrub(str) masks any secret of ours the server echoes back.
     try:
         o = jsonscan.scan(view, _KEYS, [None] * len(_KEYS))
     except (ValueError, TypeError, IndexError):
@@ -52,8 +53,10 @@ def start(status, view, callback):
     if status != 200:
         if status == 429 or status >= 500:
             raise TransientError("device authorization endpoint answered HTTP %d" % status)
+        err = scrub(o[6][:64]) if type(o[6]) is str else None
+        desc = scrub(o[7][:200]) if type(o[7]) is str else None
         raise CredentialsError(
-            "device authorization refused (HTTP %d %s)" % (status, o[6]), o[6], o[7]
+            "device authorization refused (HTTP %d %s)" % (status, err), err, desc
         )
     code, user, uri = o[0], o[1], o[2]
     if type(code) is not str or type(user) is not str or type(uri) is not str:
