@@ -139,7 +139,7 @@ def test_framings(name, answer, piece, runner, flash):
     assert res.get("t") == ["tok-xxxx", 904], res
     assert 3590 <= res["left"] <= 3600
     head = srv.seen[0].split(b"\r\n\r\n")[0].decode()
-    assert head.startswith("POST /t HTTP/1.1\r\n") and f"Host: 127.0.0.1:{srv.port}" in head
+    assert head.startswith("POST /t HTTP/1.0\r\n") and f"Host: 127.0.0.1:{srv.port}" in head
 
 
 @pytest.mark.parametrize("name,answer,words", BAD, ids=[b[0] for b in BAD])

@@ -66,7 +66,7 @@ print("@@" + json.dumps(r))
 
 AGENT = {
     "imports": "import json, iotauth\n"
-    "from iotauth import grant, http, jsonscan, store",  # code loads apart (config: freed)
+    "from iotauth import grant, http, store",  # code loads apart (config: freed)
     "setup": "a = iotauth.load()",
     "first": "a.token()",
     "renew": "a.invalidate()\na.token()",
@@ -179,7 +179,7 @@ def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
 
 DEVICE = """
 import gc, json, time, iotauth
-from iotauth import device, grant, http, jsonscan, store
+from iotauth import device, grant, http, store
 a = iotauth.load()
 a.on_code = lambda uri, code, full: None
 r = {}

@@ -120,7 +120,7 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
             server.per_second[t] += 1
             if server.outage and server.outage[0] <= t < server.outage[1]:
                 raise errors.TransientError("token endpoint answered HTTP 503", 0)
-            return grant.response(200, None, server.body(), cfg.margin, lambda s: s)
+            return grant.token(server.body(), cfg.margin)
 
         agent_mod.Agent._fetch = fetch
         agent_mod.Agent._save = lambda self, tok: None  # flash is not what is simulated

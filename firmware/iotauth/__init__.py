@@ -1,6 +1,26 @@
 # iotauth: keeps a valid OAuth2 access token for a MicroPython device. MIT licence.
 # API reference: README.md. Only the public names of CONTRACT.md live here.
 from .errors import AuthError, ConfigError, CredentialsError, TransientError  # noqa: F401
-from .agent import Agent, load  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def load(config="auth.json", state="auth.state"):
+    # The parser's code leaves the heap before the agent's loads: they never share it.
+    cfg = once("config").load(config)
+    from .agent import Agent
+
+    return Agent(cfg, state)
+
+
+def once(name):
+    # Imports submodule `name` for one use and keeps it out of sys.modules, so its code goes
+    # back to the heap when the caller is done: for what runs at boot or after a failure.
+    import sys
+
+    m = __import__("iotauth." + name, None, None, (name,))
+    del sys.modules["iotauth." + name]
+    g = globals()
+    if name in g:
+        del g[name]
+    return m

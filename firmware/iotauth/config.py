@@ -1,5 +1,7 @@
 # iotauth config: reads auth.json, fills a platform preset's defaults and checks every
 # field, naming the file and the field, never a value. MIT licence.
+import binascii
+import hashlib
 import json
 import os
 
@@ -157,7 +159,22 @@ def parse(raw, path="auth.json"):
             os.stat(ca)
         except OSError:
             fail("ca", "names a file that cannot be read")
-    return Config(d, _TYPES)
+    c = Config()
+    for k in _TYPES:
+        setattr(c, k, d.get(k))
+    for k in ("token_url_parts", "device_authorization_url_parts"):
+        setattr(c, k, d.get(k))
+    setattr(c, "id", _identity(c))  # noqa: B010
+    return c
+
+
+def _identity(c):
+    # Which credentials a persisted token belongs to: a new auth.json starts afresh.
+    h = hashlib.sha256()
+    for v in (c.grant, c.token_url, c.client_id, c.username, c.scope, c.audience, c.refresh_token):
+        h.update((v or "").encode())
+        h.update(b"\n")
+    return binascii.hexlify(h.digest()[:8]).decode()
 
 
 def _check_url(url, k, d, fail):
@@ -176,7 +193,8 @@ def _check_url(url, k, d, fail):
 
 
 def split(url):
-    # "https://host:port/path" -> (tls, host, port, path); ValueError if not http(s).
+    # "https://host:port/path" -> (tls, host, port, path, Host header); ValueError if not
+    # http(s).
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("http", "https"):
         raise ValueError("scheme")
@@ -192,4 +210,7 @@ def split(url):
         port = int(p)
     if not host or not 0 < port < 65536:
         raise ValueError("host")
-    return tls, host, port, ("/" + path).encode()
+    hdr = "[%s]" % host if ":" in host else host
+    if port != (443 if tls else 80):
+        hdr += ":%d" % port
+    return tls, host, port, ("/" + path).encode(), hdr

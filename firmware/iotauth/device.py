@@ -1,20 +1,11 @@
 # iotauth device: the device authorization grant (RFC 8628). Asks for a user code, hands it
 # to a callback (the console by default) and polls the token endpoint no faster than the
 # server asks. Loaded only for grant device_code. MIT licence.
-from . import clock, jsonscan
+from . import clock, once
 from .errors import CredentialsError, TransientError
+from .grant import parse
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-_KEYS = (
-    b"device_code",
-    b"user_code",
-    b"verification_uri",
-    b"verification_uri_complete",
-    b"expires_in",
-    b"interval",
-    b"error",
-    b"error_description",
-)
 
 
 def show(uri, code, complete):
@@ -36,42 +27,45 @@ class Flow:
         return "<Flow interval=%d>" % self.interval
 
 
-def pending(msg, wait):
+def _pending(msg, wait):
     # A TransientError that waits exactly `wait` seconds: polling, not a failure.
     e = TransientError(msg, wait)
     e.pending = True
     return e
 
 
-def start(status, view, callback, scrub):
-    # Reads the device authorization response; returns a Flow after showing the code.
-    # scrub(str) masks any secret of ours the server echoes back.
+def _int(v, default):
+    return v if type(v) is int and v > 0 else default
+
+
+def step(agent):
+    # One step per call: ask for a code (then raise pending), or poll once for the token.
+    f = agent._flow
+    if f is None or f.expiry.remaining() <= 0:
+        cfg = agent._cfg
+        status, head, body = agent._post(cfg.device_authorization_url_parts, None)
+        if status != 200:
+            raise once("failure").refused(
+                status, head, body, agent, "device authorization endpoint"
+            )
+        o = parse(body) or {}
+        code, user, uri = o.get("device_code"), o.get("user_code"), o.get("verification_uri")
+        if type(code) is not str or type(user) is not str or type(uri) is not str:
+            raise TransientError("device authorization answer lacks device_code or user_code")
+        full = o.get("verification_uri_complete")
+        agent._flow = f = Flow(code, _int(o.get("interval"), 5), _int(o.get("expires_in"), 600))
+        (agent.on_code or show)(uri, user, full if type(full) is str else None)
+        raise _pending("waiting for the user to approve the device", f.interval)
     try:
-        o = jsonscan.scan(view, _KEYS, [None] * len(_KEYS))
-    except (ValueError, TypeError, IndexError):
-        raise TransientError("device authorization answer is not a JSON object")
-    if status != 200:
-        if status == 429 or status >= 500:
-            raise TransientError("device authorization endpoint answered HTTP %d" % status)
-        err = scrub(o[6][:64]) if type(o[6]) is str else None
-        desc = scrub(o[7][:200]) if type(o[7]) is str else None
-        raise CredentialsError(
-            "device authorization refused (HTTP %d %s)" % (status, err), err, desc
-        )
-    code, user, uri = o[0], o[1], o[2]
-    if type(code) is not str or type(user) is not str or type(uri) is not str:
-        raise TransientError("device authorization answer lacks device_code or user_code")
-    life = o[4] if type(o[4]) is int and o[4] > 0 else 600
-    interval = o[5] if type(o[5]) is int and o[5] > 0 else 5
-    callback(uri, user, o[3] if type(o[3]) is str else None)
-    return Flow(code, interval, life)
-
-
-def polled(flow, e):
-    # The token endpoint refused a poll: wait, slow down, or give up (RFC 8628 3.5).
-    if e.error == "authorization_pending":
-        return pending("waiting for the user to approve the device", flow.interval)
-    if e.error == "slow_down":
-        flow.interval += 5
-        return pending("polling slowed down to every %d s" % flow.interval, flow.interval)
-    return None
+        tok = agent._fetch(GRANT, f.code)
+    except CredentialsError as e:
+        # The token endpoint refused a poll: wait, slow down, or give up (RFC 8628 3.5).
+        if e.error == "authorization_pending":
+            raise _pending("waiting for the user to approve the device", f.interval)
+        if e.error == "slow_down":
+            f.interval += 5
+            raise _pending("polling slowed down to every %d s" % f.interval, f.interval)
+        agent._flow = None  # denied or expired: the next attempt starts afresh
+        raise
+    agent._flow = None
+    return tok

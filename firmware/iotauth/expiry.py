@@ -2,7 +2,8 @@
 # a Retry-After header's HTTP-date. Loaded only when a server needs it. MIT licence.
 import binascii
 
-from . import clock, jsonscan
+from . import clock
+from .grant import parse
 
 
 def jwt_exp(tok):
@@ -13,10 +14,20 @@ def jwt_exp(tok):
     s = p[1].replace("-", "+").replace("_", "/")
     s += "=" * (-len(s) % 4)
     try:
-        exp = jsonscan.scan(binascii.a2b_base64(s), (b"exp",), [None])[0]
-    except (ValueError, TypeError):
+        o = parse(binascii.a2b_base64(s))
+    except ValueError:
         return None
+    exp = o and o.get("exp")
     return exp if type(exp) is int else None
+
+
+def life(tok):
+    # Seconds the JWT tok still lives by its exp claim, or None (not a JWT, RTC unset).
+    exp = jwt_exp(tok)
+    now = clock.unix()
+    if exp is None or now is None or exp <= now:
+        return None
+    return min(exp - now, 315360000)
 
 
 def _days(y, m, d):

@@ -3,6 +3,7 @@
 # Never renames: holds on littlefs and FAT alike. MIT licence.
 import binascii
 import hashlib
+import os
 
 _MAGIC = b"iotauth-state 1\n"
 KEYS = ("n", "id", "a", "r", "l", "e", "re")  # one line each, in this order; "" for None
@@ -64,8 +65,11 @@ class Store:
 
 def _read(path):
     try:
+        n = os.stat(path)[6]
+        if n > 8192:
+            return None
         with open(path, "rb") as f:
-            raw = f.read(8192)
+            raw = f.read(n)  # exactly its size: no 8 KB block asked of a fresh heap
     except OSError:
         return None
     lines = raw.split(b"\n")

@@ -19,10 +19,12 @@ class Token:
         return "<Token expires_in=%s>" % self.expires_in()
 
     def expires_in(self):
-        return None if self.expiry is None else self.expiry.remaining()
+        # Seconds left, None when it never expires.
+        d = self.expiry
+        return None if d is None else d.remaining()
 
-    # Good and not yet due for renewal: the hot path.
     def fresh(self):
+        # Good and not yet due for renewal: the hot path.
         d = self.expiry
         return d is None or d.remaining() > self.lead
 
@@ -30,17 +32,6 @@ class Token:
         d = self.expiry
         return d is None or d.remaining() > 0
 
-    # Seconds until renewal is due; None when it never is.
-    def due_in(self):
-        d = self.expiry
-        return None if d is None else d.remaining() - self.lead
-
     def can_refresh(self):
         d = self.rexpiry
         return self.refresh is not None and (d is None or d.remaining() > 0)
-
-    def expire(self):
-        if self.expiry is None:
-            self.expiry = clock.Deadline(0)
-        else:
-            self.expiry.left = 0  # in place: invalidate() allocates nothing

@@ -16,8 +16,11 @@ def module():
     return requests
 
 
-def post(url, body, ctype, auth, timeout):
-    # body: the pieces grant.request() made; joined here, requests wants one object.
+def post(parts, body, ctype, auth, timeout, ca):
+    # http.post's twin: -> (status, headers dict, body). body: grant.request()'s pieces,
+    # joined here: requests wants one object.
+    tls, _, _, path, hosthdr = parts
+    url = ("https://" if tls else "http://") + hosthdr + str(path, "utf-8")
     body = b"".join([p if type(p) is bytes else bytes(p, "utf-8") for p in body])
     h = {"Content-Type": ctype.decode(), "Accept": "application/json"}
     if auth:
@@ -29,10 +32,7 @@ def post(url, body, ctype, auth, timeout):
     except (ValueError, IndexError):
         raise TransientError("malformed HTTP response")
     try:
-        retry = None
-        for k, v in (getattr(r, "headers", None) or {}).items():
-            if k.lower() == "retry-after":
-                retry = v
+        head = getattr(r, "headers", None) or {}
         body = r.content
     except (OSError, ValueError):
         raise TransientError("malformed HTTP response")
@@ -40,4 +40,4 @@ def post(url, body, ctype, auth, timeout):
         r.close()
     if len(body) > _SIZE:
         raise TransientError("response too large")
-    return r.status_code, retry, memoryview(body)
+    return r.status_code, head, memoryview(body)
