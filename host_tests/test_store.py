@@ -11,6 +11,7 @@ from test_grants import generic
 
 from conftest import write_config
 from iotauth import store as store_mod
+from iotauth.restore import load
 from iotauth.store import KEYS as Store_KEYS
 from iotauth.store import Store
 
@@ -63,13 +64,13 @@ def test_power_cut_at_every_byte(tmp_path, monkeypatch, history):
     s = Store(path)
     for n in range(history):
         s.save(fields(n))
-    old = {k: v for k, v in Store(path).load().items() if k != "n"}
+    old = {k: v for k, v in load(Store(path)).items() if k != "n"}
     size = sum(len(str(v or "")) + 1 for v in fields(history)) + 40
     tried = 0
     for cut in range(size + 1):
         snapshot = {p: open(p, "rb").read() for p in s.paths if os.path.exists(p)}
         s2 = Store(path)
-        s2.load()
+        load(s2)
         monkeypatch.setattr(store_mod, "open", cutting_open(cut), raising=False)
         try:
             s2.save(fields(history))
@@ -77,7 +78,7 @@ def test_power_cut_at_every_byte(tmp_path, monkeypatch, history):
         except PowerCut:
             done = False
         monkeypatch.undo()
-        got = Store(path).load()
+        got = load(Store(path))
         assert got is not None, f"cut at byte {cut}: nothing loads"
         got = {k: v for k, v in got.items() if k != "n"}
         assert got == (state(history) if done else old), f"cut at byte {cut}"
@@ -106,7 +107,7 @@ def test_never_renames(tmp_path, monkeypatch):
     s = Store(str(tmp_path / "auth.state"))
     for n in range(4):
         s.save(fields(n))
-        assert Store(s.paths[0]).load()["a"] == f"access-{n}"
+        assert load(Store(s.paths[0]))["a"] == f"access-{n}"
 
 
 @pytest.mark.parametrize("junk", [b"", b"\x00" * 40, b"{not json", b"{}\n0000", b"\xff" * 9000])

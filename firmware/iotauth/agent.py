@@ -8,7 +8,7 @@ from .errors import AuthError, CredentialsError, TransientError
 from .token import Token
 
 # Loaded on demand, none for a static token: grant, http (or viarequests), store, device;
-# for one use only: failure (after a failure), expiry, tls, chunked.
+# for one use only: restore (at boot), failure (after a failure), expiry, tls, chunked.
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 
@@ -31,7 +31,7 @@ class Agent:
             from .store import Store
 
             self._store = Store(state)
-            self._restore()
+            once("restore").restore(self)
 
     def __repr__(self):
         t = self._tok
@@ -78,19 +78,9 @@ class Agent:
         return max(1, min(w.remaining() if w else 1, _POLL_MAX))
 
     def request(self, method, url, **kw):
-        from .viarequests import module
+        from .viarequests import request
 
-        h = kw.pop("headers", None)
-        h = dict(h) if h else {}
-        h.update(self.headers())
-        rq = module()
-        r = rq.request(method, url, headers=h, **kw)
-        if r.status_code == 401 and self._cfg.grant != "static":
-            r.close()
-            self.invalidate()
-            h.update(self.headers())
-            r = rq.request(method, url, headers=h, **kw)
-        return r
+        return request(self, method, url, kw)
 
     # Renewal
 
@@ -183,30 +173,6 @@ class Agent:
             self._store.save((self._cfg.id, tok.access, tok.refresh, tok.life, e, re))
         except (OSError, ValueError):
             pass  # flash full or failing: the token still serves until the next reboot
-
-    def _restore(self):
-        try:
-            d = self._store.load()
-        except (OSError, ValueError, KeyError, TypeError):
-            d = None
-        if d is None or d.get("id") != self._cfg.id:
-            return
-        a, r, life = d.get("a"), d.get("r"), d.get("l")
-        if type(a) is not str or (r is not None and type(r) is not str):
-            return
-        if type(life) is not int or life <= 0:
-            life = None
-        from .grant import lead
-
-        tok = Token(a, r, None, None, 0 if life is None else lead(life, self._cfg.margin))
-        tok.life = life
-        self._set(tok)
-        e = d.get("e")
-        if e is None:  # saved before NTP: a JWT still says when it ends
-            e = once("expiry").jwt_exp(a)
-        if e is not None or d.get("re") is not None:
-            self._wall = (e, d.get("re"))
-            self._resolve()
 
     def _resolve(self):
         # Judges persisted expiries by the wall clock, once the RTC is set (NTP).

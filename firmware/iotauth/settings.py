@@ -3,6 +3,4 @@
 
 
 class Config:
-    def __repr__(self):
-        g = getattr
-        return "<Config grant=%s token_url=%s>" % (g(self, "grant"), g(self, "token_url"))
+    pass

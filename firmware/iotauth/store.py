@@ -1,9 +1,9 @@
 # iotauth store: the tokens in flash. Two slot files written in turn, each sealed by a
 # hash, so a write cut at any byte leaves the other slot (the last good state) to load.
-# Never renames: holds on littlefs and FAT alike. MIT licence.
+# Never renames: holds on littlefs and FAT alike. Reading it back is restore.py's, at boot.
+# MIT licence.
 import binascii
 import hashlib
-import os
 
 _MAGIC = b"iotauth-state 1\n"
 KEYS = ("n", "id", "a", "r", "l", "e", "re")  # one line each, in this order; "" for None
@@ -18,20 +18,6 @@ class Store:
         self.paths = (path, path + ".1")
         self.seq = 0
         self.slot = 1  # the slot holding the newest good state; the next write takes the other
-
-    def __repr__(self):
-        return "<Store %s>" % self.paths[0]
-
-    def load(self):
-        # The newest intact state as a dict of KEYS, or None.
-        best = None
-        for i in range(2):
-            d = _read(self.paths[i])
-            if d is not None and (best is None or d["n"] > best["n"]):
-                best = d
-                self.slot = i
-                self.seq = d["n"]
-        return best
 
     def save(self, values):
         # Writes values (for KEYS[1:]: str, int or None; secrets included) to the older
@@ -61,34 +47,3 @@ class Store:
             f.write(_seal(h))
         self.seq += 1
         self.slot = slot
-
-
-def _read(path):
-    try:
-        n = os.stat(path)[6]
-        if n > 8192:
-            return None
-        with open(path, "rb") as f:
-            raw = f.read(n)  # exactly its size: no 8 KB block asked of a fresh heap
-    except OSError:
-        return None
-    lines = raw.split(b"\n")
-    if len(lines) != len(KEYS) + 2 or raw[: len(_MAGIC)] != _MAGIC:
-        return None
-    h = hashlib.sha256()
-    h.update(raw[: len(raw) - len(lines[-1])])
-    if _seal(h) != lines[-1]:
-        return None
-    d = {}
-    for i in range(len(KEYS)):
-        v = lines[i + 1]
-        if not v:
-            d[KEYS[i]] = None
-        elif KEYS[i] in ("n", "l", "e", "re"):
-            try:
-                d[KEYS[i]] = int(v)
-            except ValueError:
-                return None
-        else:
-            d[KEYS[i]] = str(v, "utf-8")
-    return d if type(d["n"]) is int else None

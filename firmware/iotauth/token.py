@@ -15,9 +15,6 @@ class Token:
         self.rexpiry = None if rlife is None else clock.Deadline(rlife)
         self.lead = lead
 
-    def __repr__(self):
-        return "<Token expires_in=%s>" % self.expires_in()
-
     def expires_in(self):
         # Seconds left, None when it never expires.
         d = self.expiry

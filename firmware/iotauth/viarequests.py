@@ -16,6 +16,21 @@ def module():
     return requests
 
 
+def request(agent, method, url, kw):
+    # Agent.request: the call with the auth header added; on 401 renews once and retries.
+    h = kw.pop("headers", None)
+    h = dict(h) if h else {}
+    h.update(agent.headers())
+    rq = module()
+    r = rq.request(method, url, headers=h, **kw)
+    if r.status_code == 401 and agent._cfg.grant != "static":
+        r.close()
+        agent.invalidate()
+        h.update(agent.headers())
+        r = rq.request(method, url, headers=h, **kw)
+    return r
+
+
 def post(parts, body, ctype, auth, timeout, ca):
     # http.post's twin: -> (status, headers dict, body). body: grant.request()'s pieces,
     # joined here: requests wants one object.
