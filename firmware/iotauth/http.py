@@ -9,7 +9,8 @@ from . import once
 from .errors import TransientError
 
 _SIZE = const(4096)  # largest request and response (head and body)
-buf = bytearray(_SIZE)  # allocates once, at import, while the heap is whole
+buf = bytearray(_SIZE)  # allocates once, at import: every request and response uses it
+_mv = memoryview(buf)
 ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
 _dns = None  # (url parts, address) of the last endpoint: renewals skip DNS
 
@@ -32,7 +33,7 @@ def post(parts, body, ctype, auth, timeout, ca):
     global _dns, ctx
     tls, host, port, path, hosthdr = parts
     b = buf
-    mv = memoryview(b)
+    mv = _mv
     size = 0
     for p in body:
         size += len(p)
@@ -111,7 +112,7 @@ def _response(s, b, mv, timeout):
         raise ValueError("truncated body")
     if b.find(b"chunked", 0, h) > 0:  # a server that chunks even for HTTP/1.0
         end = once("chunked").decode(mv, h, end)
-    return int(b[9:12]), mv[:h], mv[h:end]
+    return _num(b, 9), mv[:h], mv[h:end]
 
 
 def _length(b, h):
@@ -119,6 +120,17 @@ def _length(b, h):
     i = b.find(b"\r\nContent-Length:", 0, h)
     if i < 0:
         i = b.find(b"\r\ncontent-length:", 0, h)
-    if i < 0:
-        return -1
-    return h + int(b[i + 17 : b.find(b"\r", i + 17)])
+    return -1 if i < 0 else h + _num(b, i + 17)
+
+
+def _num(b, i):
+    # The decimal number at b[i] (spaces before it skipped), read in place.
+    while b[i] == 0x20:
+        i += 1
+    v = -1
+    while 0x30 <= b[i] <= 0x39:
+        v = (0 if v < 0 else v * 10) + b[i] - 0x30
+        i += 1
+    if v < 0 or b[i] not in b" \r":
+        raise ValueError("number")
+    return v
