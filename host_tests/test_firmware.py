@@ -11,6 +11,7 @@ from test_grants import generic
 from conftest import write_config
 from harness import FIRMWARE, Runner
 from tools.build import modules
+from tools.tokenserver.server import apply_control
 
 ALLOWED = {
     "time",
@@ -72,6 +73,50 @@ def test_imports_on_the_unix_port(build, flash, mpy_build):
         "TransientError",
     } <= set(res["names"])
     assert res["file"].endswith(".mpy" if build == "mpy" else ".py")
+
+
+RESIDENT = """
+import sys, iotauth
+def loaded():
+    return sorted(n[8:] for n in sys.modules if n.startswith("iotauth."))
+a = iotauth.load()
+out("boot", loaded())
+a.token()
+a.invalidate()
+a.token()
+out("renewed", loaded())
+"""
+
+FAILED = """
+import sys, iotauth
+a = iotauth.load()
+a.invalidate()
+try:
+    a.token()
+except iotauth.TransientError as e:
+    out("e", str(e))
+out("failed", sorted(n[8:] for n in sys.modules if n.startswith("iotauth.")))
+"""
+
+
+@pytest.mark.parametrize("grant", ["static", "client_credentials"])
+def test_only_the_renewal_path_stays_in_the_heap(grant, server, flash):
+    # What runs once (config, restore) or after a failure (failure, expiry) is imported for
+    # that use and let go; a static token never loads the renewal modules.
+    cfg = generic(server) if grant != "static" else {"grant": "static", "token": "k"}
+    write_config(flash, cfg)
+    runner = Runner("micropython", flash)
+    res = runner.run(RESIDENT)
+    apply_control(server.state, {"fault": {"mode": "503"}})
+    res.update(runner.run(FAILED))
+    base = ["agent", "clock", "errors", "settings", "token"]
+    if grant == "static":
+        assert res["boot"] == res["renewed"] == res["failed"] == base
+    else:
+        assert "503" in res["e"]
+        renewal = sorted(base + ["grant", "http", "jsonscan", "store"])
+        assert res["boot"] == sorted(base + ["grant", "jsonscan", "store"])
+        assert res["renewed"] == res["failed"] == renewal
 
 
 HOT = """

@@ -16,10 +16,14 @@ def load(config="auth.json", state="auth.state"):
 def once(name):
     # Imports submodule `name` for one use and keeps it out of sys.modules, so its code goes
     # back to the heap when the caller is done: for what runs at boot or after a failure.
+    # A module some other one keeps (device keeps failure) is left where it is.
     import sys
 
-    m = __import__("iotauth." + name, None, None, (name,))
-    del sys.modules["iotauth." + name]
+    full = "iotauth." + name
+    if full in sys.modules:
+        return sys.modules[full]
+    m = __import__(full, None, None, (name,))
+    del sys.modules[full]
     g = globals()
     if name in g:
         del g[name]

@@ -1,7 +1,7 @@
 # iotauth device: the device authorization grant (RFC 8628). Asks for a user code, hands it
 # to a callback (the console by default) and polls the token endpoint no faster than the
 # server asks. Loaded only for grant device_code. MIT licence.
-from . import clock, once
+from . import clock, failure  # failure stays while polling: every pending poll needs it
 from .errors import CredentialsError, TransientError
 from .grant import parse
 
@@ -45,9 +45,7 @@ def step(agent):
         cfg = agent._cfg
         status, head, body = agent._post(cfg.device_authorization_url_parts, None)
         if status != 200:
-            raise once("failure").refused(
-                status, head, body, agent, "device authorization endpoint"
-            )
+            raise failure.refused(status, head, body, agent, "device authorization endpoint")
         o = parse(body) or {}
         code, user, uri = o.get("device_code"), o.get("user_code"), o.get("verification_uri")
         if type(code) is not str or type(user) is not str or type(uri) is not str:
