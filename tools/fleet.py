@@ -100,6 +100,8 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
     real_time = clock.time
     clock.time = CLOCK  # the package may have been imported already (tests): its clock module
     real_fetch, real_save = agent_mod.Agent._fetch, agent_mod.Agent._save
+    real_gc = agent_mod.gc
+    agent_mod.gc = types.SimpleNamespace(collect=lambda: None)  # the heap is not simulated
     if not spread:
         clock.rand = lambda k: 0  # the agent without its jitter and spread
     try:
@@ -139,6 +141,7 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
     finally:
         clock.rand = real_rand
         clock.time = real_time
+        agent_mod.gc = real_gc
         agent_mod.Agent._fetch, agent_mod.Agent._save = real_fetch, real_save
 
 

@@ -8,6 +8,9 @@ __version__ = "0.1.0"
 def load(config="auth.json", state="auth.state"):
     # The parser's code leaves the heap before the agent's loads: they never share it.
     cfg = once("config").load(config)
+    import gc
+
+    gc.collect()  # the parser's blocks are free before the agent's code is laid out
     from .agent import Agent
 
     return Agent(cfg, state)

@@ -1,6 +1,8 @@
 # iotauth agent: hands out a valid access token, renews it ahead of expiry (refresh token
 # first, then the primary grant), backs off after failures and keeps it in flash across
 # reboots. MIT licence.
+import gc
+
 from micropython import const
 
 from . import clock, once
@@ -32,6 +34,7 @@ class Agent:
 
             self._store = Store(state)
             once("restore").restore(self)
+            gc.collect()  # the boot's garbage freed now: what loads next packs into it
 
     def __repr__(self):
         t = self._tok

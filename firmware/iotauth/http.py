@@ -1,5 +1,6 @@
 # iotauth http: the lean HTTP/1.0 client for token requests, on socket + ssl with the
 # server certificate verified. One reused buffer; bounded in size and time. MIT licence.
+import gc
 import socket
 import time
 
@@ -9,6 +10,7 @@ from . import once
 from .errors import TransientError
 
 _SIZE = const(4096)  # largest request and response (head and body)
+gc.collect()  # so the buffer takes the lowest free 4 KB, not a hole tokens will want
 buf = bytearray(_SIZE)  # allocates once, at import: every request and response uses it
 _mv = memoryview(buf)
 ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
