@@ -53,7 +53,7 @@ IMPORT_ALL = """
 import sys
 import iotauth
 out("loaded", sorted(n for n in sys.modules if n.startswith("iotauth")))
-import iotauth.agent, iotauth.http, iotauth.viarequests
+import iotauth.agent, iotauth.viarequests
 out("names", sorted(n for n in dir(iotauth) if not n.startswith("_")))
 out("file", iotauth.agent.__file__ if hasattr(iotauth.agent, "__file__") else "")
 """
@@ -109,14 +109,13 @@ def test_only_the_renewal_path_stays_in_the_heap(grant, server, flash):
     res = runner.run(RESIDENT)
     apply_control(server.state, {"fault": {"mode": "503"}})
     res.update(runner.run(FAILED))
-    base = ["agent", "clock", "errors", "settings", "token"]
+    base = ["agent", "clock", "errors", "token"]
     if grant == "static":
         assert res["boot"] == res["renewed"] == res["failed"] == base
     else:
         assert "503" in res["e"]
-        renewal = sorted(base + ["grant", "http", "jsonscan", "store"])
-        assert res["boot"] == sorted(base + ["grant", "jsonscan", "store"])
-        assert res["renewed"] == res["failed"] == renewal
+        assert res["boot"] == res["failed"] == sorted(base + ["store"])
+        assert res["renewed"] == sorted(base + ["jsonscan", "store"])
 
 
 HOT = """

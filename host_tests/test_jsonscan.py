@@ -99,6 +99,6 @@ for d in json.load(open("docs.json")):
     ],
 )
 def test_expires_in_as_platforms_send_it(value, life):
-    from iotauth.grant import life as _life
+    from iotauth.token import life as _life
 
     assert _life(value) == life

@@ -66,7 +66,7 @@ print("@@" + json.dumps(r))
 
 AGENT = {
     "imports": "import json, iotauth\n"
-    "from iotauth import grant, http, store",  # code loads apart (config: freed)
+    "from iotauth import agent, store",  # code loads apart (config: freed)
     "setup": "a = iotauth.load()",
     "first": "a.token()",
     "renew": "a.invalidate()\na.token()",
@@ -179,7 +179,7 @@ def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
 
 DEVICE = """
 import gc, json, time, iotauth
-from iotauth import device, grant, http, store
+from iotauth import agent, device, grant, store
 a = iotauth.load()
 a.on_code = lambda uri, code, full: None
 r = {}
@@ -223,8 +223,7 @@ def import_cost(flash: Path, path: str) -> int:
 
 # The modules in sys.modules after load + renewals (test_firmware checks the list); the
 # others load for one use (config, restore, failure, expiry, tls, chunked) or for one feature.
-RESIDENT = ("__init__", "errors", "agent", "settings", "clock", "token", "store", "grant")
-RESIDENT += ("jsonscan", "http")
+RESIDENT = ("__init__", "errors", "agent", "clock", "token", "jsonscan", "store")
 
 ROWS = [
     ("first token request (bytes allocated)", "first"),

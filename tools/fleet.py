@@ -66,10 +66,9 @@ def import_agent():
         import iotauth.clock as clock
         import iotauth.config as config
         import iotauth.errors as errors
-        import iotauth.grant as grant
     finally:
         sys.modules["time"] = real
-    return agent, clock, config, errors, grant
+    return agent, clock, config, errors
 
 
 class Server:
@@ -94,7 +93,7 @@ class Server:
 
 
 def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: bool) -> Counter:
-    agent_mod, clock, config, errors, grant = import_agent()
+    agent_mod, clock, config, errors = import_agent()
     CLOCK.now_ms = 0
     real_rand = clock.rand
     real_time = clock.time
@@ -122,7 +121,7 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
             server.per_second[t] += 1
             if server.outage and server.outage[0] <= t < server.outage[1]:
                 raise errors.TransientError("token endpoint answered HTTP 503", 0)
-            return grant.token(server.body(), cfg.margin)
+            return agent_mod._token(server.body(), cfg.margin)
 
         agent_mod.Agent._fetch = fetch
         agent_mod.Agent._save = lambda self, tok: None  # flash is not what is simulated

@@ -5,6 +5,12 @@ from .errors import AuthError, ConfigError, CredentialsError, TransientError  # 
 __version__ = "0.1.0"
 
 
+class Config:
+    # The checked config as attributes: config.py fills them (None where not set) and
+    # prepares the renewal's requests in it. Here so that the parser can leave the heap.
+    pass
+
+
 def load(config="auth.json", state="auth.state"):
     # The parser's code leaves the heap before the agent's loads: they never share it.
     cfg = once("config").load(config)
@@ -17,17 +23,23 @@ def load(config="auth.json", state="auth.state"):
 
 
 def once(name):
-    # Imports submodule `name` for one use and keeps it out of sys.modules, so its code goes
-    # back to the heap when the caller is done: for what runs at boot or after a failure.
-    # A module some other one keeps (device keeps failure) is left where it is.
+    # Imports submodule `name` for one use and keeps it, and the submodules it brought in,
+    # out of sys.modules, so their code goes back to the heap when the caller is done: for
+    # what runs at boot or after a failure. A module some other one keeps (device keeps
+    # failure and grant) is left where it is.
     import sys
 
+    mods = sys.modules
     full = "iotauth." + name
-    if full in sys.modules:
-        return sys.modules[full]
+    if full in mods:
+        return mods[full]
+    had = list(mods)
     m = __import__(full, None, None, (name,))
-    del sys.modules[full]
     g = globals()
-    if name in g:
-        del g[name]
+    for k in list(mods):
+        if k not in had:
+            del mods[k]
+            k = k[8:]
+            if k in g:
+                del g[k]
     return m

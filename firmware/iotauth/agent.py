@@ -1,16 +1,20 @@
 # iotauth agent: hands out a valid access token, renews it ahead of expiry (refresh token
 # first, then the primary grant), backs off after failures and keeps it in flash across
-# reboots. MIT licence.
+# reboots. The renewal's own HTTP/1.0 client lives here too: one module, one buffer.
+# MIT licence.
 import gc
+import socket
+import time
 
 from micropython import const
 
 from . import clock, once
 from .errors import AuthError, CredentialsError, TransientError
-from .token import Token
+from .token import Token, lead, life
 
-# Loaded on demand, none for a static token: grant, http (or viarequests), store, device;
-# for one use only: restore (at boot), failure (after a failure), expiry, tls, chunked.
+# Loaded on demand: store, jsonscan (not for a static token), device, viarequests; for one use:
+# config and restore (at boot), grant (device grant, odd tokens), failure (after a
+# failure), expiry, tls, chunked.
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 
@@ -68,7 +72,7 @@ class Agent:
 
     def poll(self):
         if self._wall is not None:
-            self._resolve()
+            once("restore").resolve(self)
         try:
             self.token()
         except TransientError as e:
@@ -136,31 +140,36 @@ class Agent:
         self._set(tok)
 
     def _fetch(self, grant_type, secret=None):
-        status, head, body = self._post(self._cfg.token_url_parts, grant_type, secret)
+        # One token request, sent as config.py prepared it where it can be.
+        cfg = self._cfg
+        if grant_type == "refresh_token":
+            if not _plain(secret):
+                secret = once("grant").quote(cfg, secret)
+            r = self.send(cfg.token_url_parts, cfg.head, (cfg.pre, secret, cfg.post))
+        elif grant_type == cfg.grant and cfg.body is not None:
+            r = self.send(cfg.token_url_parts, cfg.head, (cfg.body,))
+        else:
+            r = once("grant").post(self, cfg.token_url_parts, grant_type, secret)
+        status, head, body = r
         if 200 <= status < 300:
-            from .grant import token
-
-            return token(body, self._cfg.margin)
+            return _token(body, cfg.margin)
         raise once("failure").refused(status, head, body, self)
 
-    def _post(self, parts, grant_type, secret=None):
-        # One request to the token (or device authorization) endpoint: (status, head, body).
-        from .grant import request
-
+    def send(self, parts, head, body):
+        # One request over the configured transport: (status, head, body).
         cfg = self._cfg
-        body, ctype, auth = request(cfg, grant_type, secret)
         if cfg.transport == "requests":
-            from .viarequests import post
+            from .viarequests import post as via
         else:
-            from .http import post
-        return post(parts, body, ctype, auth, cfg.timeout, cfg.ca)
+            via = post
+        return via(parts, head, body, cfg.timeout, cfg.ca)
 
     def _set(self, tok):
         self._tok = tok
         self._wall = None
-        s = self._cfg.scheme
+        p = self._cfg.prefix
         # allocates: the header value; the dict is updated in place
-        self._hdrs[self._cfg.header] = s + " " + tok.access if s else tok.access
+        self._hdrs[self._cfg.header] = p + tok.access if p else tok.access
 
     # Flash
 
@@ -177,20 +186,159 @@ class Agent:
         except (OSError, ValueError):
             pass  # flash full or failing: the token still serves until the next reboot
 
-    def _resolve(self):
-        # Judges persisted expiries by the wall clock, once the RTC is set (NTP).
-        now = clock.unix()
-        if now is None:
-            return
-        w = self._wall
-        e = w[0]
-        re = w[1]
-        self._wall = None
-        t = self._tok
-        if type(e) is int:
-            t.expiry = clock.Deadline(e - now)
-        if type(re) is int:
-            if re > now:
-                t.rexpiry = clock.Deadline(re - now)
-            else:
-                t.refresh = None
+
+def _plain(s):
+    # True when s goes into a form or JSON body as it is (JWTs and most tokens do).
+    for c in bytes(s, "utf-8"):
+        if not (0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c in b"-._~"):
+            return False
+    return True
+
+
+_KEYS = (b"access_token", b"refresh_token", b"expires_in", b"refresh_expires_in")
+_out = [None] * len(_KEYS)  # reused by every token response
+
+
+def _token(body, margin):
+    # -> Token from a 2xx token response body. Picks its fields out of the buffer: only the
+    # tokens become strings.
+    from .jsonscan import scan
+
+    try:
+        access, refresh, n, rn = scan(body, _KEYS, _out)
+    except (ValueError, TypeError, IndexError):
+        raise TransientError("token response is not a JSON object")
+    if type(access) is not str or not access:
+        raise TransientError("token response has no access_token")
+    n = life(n)
+    if n is None:  # absent or unusable: the JWT says, or a 401 will
+        n = once("expiry").life(access)
+    return Token(
+        access,
+        refresh if type(refresh) is str and refresh else None,
+        n,
+        life(rn),
+        0 if n is None else lead(n, margin),
+    )
+
+
+# The HTTP/1.0 client, as micropython-lib's requests: never a chunked body asked for.
+# Bounded in size and time; the server certificate verified.
+
+_SIZE = const(4096)  # largest request and response (head and body)
+buf = None  # made at the first request, then every request and response uses it
+_mv = None
+ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
+_dns = None  # (url parts, address) of the last endpoint: renewals skip DNS
+
+
+def _put(b, n, data):
+    # Copies str or bytes into the buffer at n; returns the new end. Allocates nothing.
+    if type(data) is str:
+        data = bytes(data, "utf-8")  # MicroPython shares the str's data: no copy
+    k = n + len(data)
+    if k > _SIZE:
+        raise ValueError("request too large")
+    b[n:k] = data
+    return k
+
+
+def post(parts, head, body, timeout, ca):
+    # One request; parts from config.split, head from grant.head, body a tuple of str or
+    # bytes pieces. -> (status, head, body), memoryviews of the shared buffer. Raises
+    # TransientError for every network, TLS or framing fault.
+    global buf, _mv, _dns, ctx
+    if buf is None:
+        gc.collect()  # so the buffer takes the lowest free 4 KB, not a hole tokens will want
+        buf = bytearray(_SIZE)
+        _mv = memoryview(buf)
+    tls, host, port = parts[:3]
+    b = buf
+    mv = _mv
+    size = 0
+    for p in body:
+        size += len(p)
+    s = None
+    try:
+        n = _put(b, 0, head)
+        n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
+        for p in body:
+            n = _put(b, n, p)
+        d = _dns
+        if d is None or d[0] is not parts:
+            d = _dns = (parts, socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0])
+        ai = d[1]
+        s = socket.socket(ai[0], socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(ai[-1])
+        except OSError:
+            _dns = None  # the address may have moved: ask DNS again next time
+            raise
+        if tls:
+            c = ctx
+            if c is None or c[0] != ca:
+                c = ctx = (ca, once("tls").context(ca))
+            try:
+                s = c[1].wrap_socket(s, server_hostname=host)
+            except ValueError as e:  # MicroPython: certificate verification failed
+                raise TransientError("TLS error: " + str(e).strip())
+        if hasattr(s, "write"):
+            s.write(mv[:n])
+        else:
+            s.sendall(mv[:n])
+        return _response(s, b, mv, timeout)
+    except OSError as e:
+        raise TransientError(once("failure").reason(e))
+    except (ValueError, IndexError):
+        raise TransientError("malformed HTTP response")
+    finally:
+        if s is not None:
+            s.close()
+
+
+def _response(s, b, mv, timeout):
+    # Reads the response into the buffer until Content-Length or the server closes.
+    rd = s.readinto if hasattr(s, "readinto") else s.recv_into
+    start = time.ticks_ms()
+    n = 0
+    h = end = -1
+    while end < 0 or n < end:
+        if n == _SIZE or end > _SIZE:
+            raise TransientError("response too large")
+        if time.ticks_diff(time.ticks_ms(), start) > timeout * 2000:
+            raise TransientError("response too slow")
+        got = rd(mv[n:])
+        if not got:
+            break
+        n += got
+        if h < 0:
+            h = b.find(b"\r\n\r\n", 0, n)
+            if h >= 0:
+                h += 4
+                i = b.find(b"\r\nContent-Length:", 0, h)
+                if i < 0:
+                    i = b.find(b"\r\ncontent-length:", 0, h)
+                end = -1 if i < 0 else h + _num(b, i + 17)  # else: the body ends at close
+    if h < 0 or b[:5] != b"HTTP/":
+        raise ValueError("not HTTP")
+    if end < 0:
+        end = n
+    elif n < end:
+        raise ValueError("truncated body")
+    if b.find(b"chunked", 0, h) > 0:  # a server that chunks even for HTTP/1.0
+        end = once("chunked").decode(mv, h, end)
+    return _num(b, 9), mv[:h], mv[h:end]
+
+
+def _num(b, i):
+    # The decimal number at b[i] (spaces before it skipped), read in place.
+    while b[i] == 0x20:
+        i += 1
+    v = -1
+    while 0x30 <= b[i] <= 0x39:
+        v = (0 if v < 0 else v * 10) + b[i] - 0x30
+        i += 1
+    if v < 0 or b[i] not in b" \r":
+        raise ValueError("number")
+    return v

@@ -5,8 +5,9 @@ import hashlib
 import json
 import os
 
+from . import Config
 from .errors import ConfigError
-from .settings import Config
+from .grant import prepare
 
 _S = "a string"
 _I = "an integer"
@@ -165,6 +166,9 @@ def parse(raw, path="auth.json"):
     for k in ("token_url_parts", "device_authorization_url_parts"):
         setattr(c, k, d.get(k))
     setattr(c, "id", _identity(c))  # noqa: B010
+    s = d["scheme"]
+    setattr(c, "prefix", s + " " if s else None)  # noqa: B010
+    prepare(c)
     return c
 
 

@@ -3,7 +3,7 @@
 # server asks. Loaded only for grant device_code. MIT licence.
 from . import clock, failure  # failure stays while polling: every pending poll needs it
 from .errors import CredentialsError, TransientError
-from .grant import parse
+from .grant import parse, post
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -43,7 +43,7 @@ def step(agent):
     f = agent._flow
     if f is None or f.expiry.remaining() <= 0:
         cfg = agent._cfg
-        status, head, body = agent._post(cfg.device_authorization_url_parts, None)
+        status, head, body = post(agent, cfg.device_authorization_url_parts, None)
         if status != 200:
             raise failure.refused(status, head, body, agent, "device authorization endpoint")
         o = parse(body) or {}

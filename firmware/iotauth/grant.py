@@ -1,14 +1,11 @@
 # iotauth grant: the token request of each grant, form- or JSON-encoded, with client
-# authentication in the body or by HTTP Basic; and the token response read back.
-# MIT licence.
+# authentication in the body or by HTTP Basic. At boot it writes the renewal's requests
+# into the config, ready to send; after that it loads only for the device grant, a failure
+# or an odd token. MIT licence.
 import json
 
-from . import clock, jsonscan, once
-from .errors import TransientError
-from .token import Token
-
-_MAX_LIFE = 315360000  # ten years: longer is treated as that
 _SAFE = b"-._~"
+_MARK = "iotauth-refresh-token"  # where the refresh token goes in the prepared body
 
 
 def _quote(s):
@@ -28,7 +25,11 @@ def _quote(s):
     return b if r is None else bytes(r)
 
 
-_body = []  # reused by every request: its pieces go straight into the HTTP buffer
+def quote(cfg, s):
+    # A secret as the request body must carry it.
+    if cfg.encoding == "json":
+        return json.dumps(s)[1:-1].encode()
+    return _quote(s)
 
 
 def _field(out, k, v):
@@ -46,10 +47,7 @@ def request(cfg, grant, secret=None):
     # -> (body pieces, content type, Authorization value or None) for one token request.
     # grant is the grant_type to send (None: the device authorization request, RFC 8628
     # 3.1); secret the refresh token or device code it needs.
-    body = _body
-    del body[:]
-    if cfg.encoding == "json":
-        body = {}
+    body = {} if cfg.encoding == "json" else []
     if grant is not None:
         _field(body, "grant_type", grant)
         if grant == "password":
@@ -79,6 +77,49 @@ def request(cfg, grant, secret=None):
     return body, b"application/x-www-form-urlencoded", auth
 
 
+def head(cfg, parts, ctype, auth):
+    # The request head for the transport: bytes up to the Content-Length value for the
+    # built-in client, a headers dict for requests.
+    if cfg.transport == "requests":
+        h = {"Content-Type": ctype.decode(), "Accept": "application/json"}
+        if auth:
+            h["Authorization"] = auth.decode()
+        return h
+    h = b"POST %s HTTP/1.0\r\nHost: %s\r\n" % (parts[3], parts[4].encode())
+    if auth:
+        h += b"Authorization: " + auth + b"\r\n"
+    return h + b"Accept: application/json\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
+
+
+def _join(pieces):
+    return b"".join([p if type(p) is bytes else p.encode() for p in pieces])
+
+
+def prepare(cfg):
+    # Writes the token requests a renewal sends into cfg: head, the primary grant's body
+    # (None: the agent asks this module each time) and the refresh grant's body around the
+    # token (pre, post).
+    grant = cfg.grant
+    if grant == "static":
+        return
+    pieces, ctype, auth = request(cfg, "refresh_token", _MARK)
+    body = _join(pieces)
+    i = body.find(_MARK.encode())
+    cfg.pre = body[:i]
+    cfg.post = body[i + len(_MARK) :]
+    cfg.head = head(cfg, cfg.token_url_parts, ctype, auth)
+    cfg.body = None
+    if grant == "client_credentials" or grant == "password":
+        cfg.body = _join(request(cfg, grant)[0])
+
+
+def post(agent, parts, grant, secret=None):
+    # Any request to the token or device authorization endpoint: (status, head, body).
+    cfg = agent._cfg
+    pieces, ctype, auth = request(cfg, grant, secret)
+    return agent.send(parts, head(cfg, parts, ctype, auth), pieces)
+
+
 def parse(body):
     # The JSON object in body (a memoryview of the buffer), or None. Allocates: each field.
     try:
@@ -89,50 +130,3 @@ def parse(body):
     except (ValueError, MemoryError, RuntimeError):  # a hostile nesting: memory or depth
         return None
     return o if type(o) is dict else None
-
-
-def life(v):
-    # expires_in as the platforms send it: number or numeric string; None if unusable.
-    if type(v) is str:
-        try:
-            v = float(v)  # "3600", "3600.0"
-        except ValueError:
-            return None
-    if type(v) is float:
-        if not v > 0:  # NaN too
-            return None
-        v = _MAX_LIFE if v >= _MAX_LIFE else int(v)
-    if type(v) is not int or v <= 0:
-        return None
-    return v if v < _MAX_LIFE else _MAX_LIFE
-
-
-def lead(life, margin):
-    # Renew margin seconds ahead (at most half the lifetime), plus a random spread so a
-    # fleet that booted together does not renew together.
-    return min(margin, life // 2) + clock.rand(min(life // 10, 900) + 1)
-
-
-_KEYS = (b"access_token", b"refresh_token", b"expires_in", b"refresh_expires_in")
-_out = [None] * len(_KEYS)  # reused by every token response
-
-
-def token(body, margin):
-    # -> Token from a 2xx token response body. Picks its fields out of the buffer: only the
-    # tokens become strings.
-    try:
-        access, refresh, n, rn = jsonscan.scan(body, _KEYS, _out)
-    except (ValueError, TypeError, IndexError):
-        raise TransientError("token response is not a JSON object")
-    if type(access) is not str or not access:
-        raise TransientError("token response has no access_token")
-    n = life(n)
-    if n is None:  # absent or unusable: the JWT says, or a 401 will
-        n = once("expiry").life(access)
-    return Token(
-        access,
-        refresh if type(refresh) is str and refresh else None,
-        n,
-        life(rn),
-        0 if n is None else lead(n, margin),
-    )

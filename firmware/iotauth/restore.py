@@ -1,11 +1,10 @@
-# iotauth restore: at boot, the newest intact state slot read back into the agent's token.
-# Runs once; this code then leaves the heap. MIT licence.
+# iotauth restore: at boot, the newest intact state slot read back into the agent's token,
+# its expiry judged once the RTC is set. Runs once; then leaves the heap. MIT licence.
 import os
 
-from . import once
-from .grant import lead
+from . import clock, once
 from .store import _MAGIC, KEYS, _seal
-from .token import Token
+from .token import Token, lead
 
 
 def load(store):
@@ -76,4 +75,21 @@ def restore(agent):
         e = once("expiry").jwt_exp(a)
     if e is not None or d.get("re") is not None:
         agent._wall = (e, d.get("re"))
-        agent._resolve()
+        resolve(agent)
+
+
+def resolve(agent):
+    # Judges persisted expiries by the wall clock, once the RTC is set (NTP).
+    now = clock.unix()
+    if now is None:
+        return
+    e, re = agent._wall
+    agent._wall = None
+    t = agent._tok
+    if type(e) is int:
+        t.expiry = clock.Deadline(e - now)
+    if type(re) is int:
+        if re > now:
+            t.rexpiry = clock.Deadline(re - now)
+        else:
+            t.refresh = None

@@ -2,6 +2,8 @@
 # "still fresh?" without allocating. MIT licence.
 from . import clock
 
+_MAX_LIFE = 315360000  # ten years: longer is treated as that
+
 
 class Token:
     # life/rlife: seconds the access/refresh token lives from now, None when unknown
@@ -32,3 +34,25 @@ class Token:
     def can_refresh(self):
         d = self.rexpiry
         return self.refresh is not None and (d is None or d.remaining() > 0)
+
+
+def life(v):
+    # expires_in as the platforms send it: number or numeric string; None if unusable.
+    if type(v) is str:
+        try:
+            v = float(v)  # "3600", "3600.0"
+        except ValueError:
+            return None
+    if type(v) is float:
+        if not v > 0:  # NaN too
+            return None
+        v = _MAX_LIFE if v >= _MAX_LIFE else int(v)
+    if type(v) is not int or v <= 0:
+        return None
+    return v if v < _MAX_LIFE else _MAX_LIFE
+
+
+def lead(life, margin):
+    # Renew margin seconds ahead (at most half the lifetime), plus a random spread so a
+    # fleet that booted together does not renew together.
+    return min(margin, life // 2) + clock.rand(min(life // 10, 900) + 1)

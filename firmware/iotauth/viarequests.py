@@ -31,17 +31,14 @@ def request(agent, method, url, kw):
     return r
 
 
-def post(parts, body, ctype, auth, timeout, ca):
-    # http.post's twin: -> (status, headers dict, body). body: grant.request()'s pieces,
-    # joined here: requests wants one object.
+def post(parts, head, body, timeout, ca):
+    # agent.post's twin: -> (status, headers dict, body). head: grant.head()'s headers
+    # dict; body: pieces, joined here: requests wants one object.
     tls, _, _, path, hosthdr = parts
     url = ("https://" if tls else "http://") + hosthdr + str(path, "utf-8")
     body = b"".join([p if type(p) is bytes else bytes(p, "utf-8") for p in body])
-    h = {"Content-Type": ctype.decode(), "Accept": "application/json"}
-    if auth:
-        h["Authorization"] = auth.decode()
     try:
-        r = module().post(url, data=body, headers=h, timeout=timeout)
+        r = module().post(url, data=body, headers=head, timeout=timeout)
     except OSError:
         raise TransientError("network error")
     except (ValueError, IndexError):
