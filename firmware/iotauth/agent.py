@@ -1,10 +1,7 @@
 # iotauth agent: hands out a valid access token, renews it ahead of expiry (refresh token
 # first, then the primary grant), backs off after failures and keeps it in flash across
-# reboots. The renewal's own HTTP/1.0 client lives here too: one module, one buffer.
-# MIT licence.
+# reboots. MIT licence.
 import gc
-import socket
-import time
 
 from micropython import const
 
@@ -12,7 +9,7 @@ from . import clock, once
 from .errors import AuthError, CredentialsError, TransientError
 from .token import Token, lead, life
 
-# Loaded on demand: store, jsonscan (not for a static token), device, viarequests; for one use:
+# Loaded on demand: store, http, jsonscan (not for a static token), device, viarequests; once:
 # config and restore (at boot), grant (device grant, odd tokens), failure (after a
 # failure), expiry, tls, chunked.
 
@@ -50,16 +47,11 @@ class Agent:
     # Public API (CONTRACT.md)
 
     def token(self):
-        t = self._tok
-        if t is None or not t.fresh():
-            self._obtain()
-            t = self._tok
-        return t.access
+        self._obtain()
+        return self._tok.access
 
     def headers(self):
-        t = self._tok
-        if t is None or not t.fresh():
-            self._obtain()
+        self._obtain()
         return self._hdrs
 
     def invalidate(self):
@@ -92,7 +84,10 @@ class Agent:
     # Renewal
 
     def _obtain(self):
+        # Returns at once, allocating nothing, while the token is fresh (the hot path).
         t = self._tok
+        if t is not None and t.fresh():
+            return
         w = self._wait
         if w is not None:
             r = w.remaining()
@@ -103,10 +98,12 @@ class Agent:
                     "no token request for %d s after: %s" % (r, self.last_error), r
                 )
             self._wait = None
+        t = None  # no reference here to the old token: its heap is free once replaced
         try:
             self._renew()
         except AuthError as e:
             once("failure").backoff(self, e)
+            t = self._tok
             if t is not None and t.valid():
                 return
             raise
@@ -136,8 +133,9 @@ class Agent:
         elif tok.refresh is None:  # RFC 6749 6: no new refresh token, the old one stays
             tok.refresh = old.refresh
             tok.rexpiry = old.rexpiry
-        self._save(tok)  # a rotated refresh token reaches flash before the token is used
+        old = None  # the old token's heap comes back before the state write needs some
         self._set(tok)
+        self._save(tok)  # a rotated refresh token reaches flash before the caller uses it
 
     def _fetch(self, grant_type, secret=None):
         # One token request, sent as config.py prepared it where it can be.
@@ -161,7 +159,7 @@ class Agent:
         if cfg.transport == "requests":
             from .viarequests import post as via
         else:
-            via = post
+            from .http import post as via
         return via(parts, head, body, cfg.timeout, cfg.ca)
 
     def _set(self, tok):
@@ -220,125 +218,3 @@ def _token(body, margin):
         life(rn),
         0 if n is None else lead(n, margin),
     )
-
-
-# The HTTP/1.0 client, as micropython-lib's requests: never a chunked body asked for.
-# Bounded in size and time; the server certificate verified.
-
-_SIZE = const(4096)  # largest request and response (head and body)
-buf = None  # made at the first request, then every request and response uses it
-_mv = None
-ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
-_dns = None  # (url parts, address) of the last endpoint: renewals skip DNS
-
-
-def _put(b, n, data):
-    # Copies str or bytes into the buffer at n; returns the new end. Allocates nothing.
-    if type(data) is str:
-        data = bytes(data, "utf-8")  # MicroPython shares the str's data: no copy
-    k = n + len(data)
-    if k > _SIZE:
-        raise ValueError("request too large")
-    b[n:k] = data
-    return k
-
-
-def post(parts, head, body, timeout, ca):
-    # One request; parts from config.split, head from grant.head, body a tuple of str or
-    # bytes pieces. -> (status, head, body), memoryviews of the shared buffer. Raises
-    # TransientError for every network, TLS or framing fault.
-    global buf, _mv, _dns, ctx
-    if buf is None:
-        gc.collect()  # so the buffer takes the lowest free 4 KB, not a hole tokens will want
-        buf = bytearray(_SIZE)
-        _mv = memoryview(buf)
-    tls, host, port = parts[:3]
-    b = buf
-    mv = _mv
-    size = 0
-    for p in body:
-        size += len(p)
-    s = None
-    try:
-        n = _put(b, 0, head)
-        n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
-        for p in body:
-            n = _put(b, n, p)
-        d = _dns
-        if d is None or d[0] is not parts:
-            d = _dns = (parts, socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0])
-        ai = d[1]
-        s = socket.socket(ai[0], socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(ai[-1])
-        except OSError:
-            _dns = None  # the address may have moved: ask DNS again next time
-            raise
-        if tls:
-            c = ctx
-            if c is None or c[0] != ca:
-                c = ctx = (ca, once("tls").context(ca))
-            try:
-                s = c[1].wrap_socket(s, server_hostname=host)
-            except ValueError as e:  # MicroPython: certificate verification failed
-                raise TransientError("TLS error: " + str(e).strip())
-        if hasattr(s, "write"):
-            s.write(mv[:n])
-        else:
-            s.sendall(mv[:n])
-        return _response(s, b, mv, timeout)
-    except OSError as e:
-        raise TransientError(once("failure").reason(e))
-    except (ValueError, IndexError):
-        raise TransientError("malformed HTTP response")
-    finally:
-        if s is not None:
-            s.close()
-
-
-def _response(s, b, mv, timeout):
-    # Reads the response into the buffer until Content-Length or the server closes.
-    rd = s.readinto if hasattr(s, "readinto") else s.recv_into
-    start = time.ticks_ms()
-    n = 0
-    h = end = -1
-    while end < 0 or n < end:
-        if n == _SIZE or end > _SIZE:
-            raise TransientError("response too large")
-        if time.ticks_diff(time.ticks_ms(), start) > timeout * 2000:
-            raise TransientError("response too slow")
-        got = rd(mv[n:])
-        if not got:
-            break
-        n += got
-        if h < 0:
-            h = b.find(b"\r\n\r\n", 0, n)
-            if h >= 0:
-                h += 4
-                i = b.find(b"\r\nContent-Length:", 0, h)
-                if i < 0:
-                    i = b.find(b"\r\ncontent-length:", 0, h)
-                end = -1 if i < 0 else h + _num(b, i + 17)  # else: the body ends at close
-    if h < 0 or b[:5] != b"HTTP/":
-        raise ValueError("not HTTP")
-    if end < 0:
-        end = n
-    elif n < end:
-        raise ValueError("truncated body")
-    if b.find(b"chunked", 0, h) > 0:  # a server that chunks even for HTTP/1.0
-        end = once("chunked").decode(mv, h, end)
-    return _num(b, 9), mv[:h], mv[h:end]
-
-
-def _num(b, i):
-    # The decimal number at b[i] (spaces before it skipped), read in place.
-    while b[i] == 0x20:
-        i += 1
-    v = -1
-    while 0x30 <= b[i] <= 0x39:
-        v = (0 if v < 0 else v * 10) + b[i] - 0x30
-        i += 1
-    if v < 0 or b[i] not in b" \r":
-        raise ValueError("number")
-    return v
