@@ -117,7 +117,8 @@ def post(agent, parts, grant, secret=None):
     # Any request to the token or device authorization endpoint: (status, head, body).
     cfg = agent._cfg
     pieces, ctype, auth = request(cfg, grant, secret)
-    return agent.send(parts, head(cfg, parts, ctype, auth), pieces)
+    h = cfg.head if parts is cfg.token_url_parts else head(cfg, parts, ctype, auth)
+    return agent.send(parts, h, pieces)
 
 
 def parse(body):

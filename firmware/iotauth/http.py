@@ -11,8 +11,9 @@ from . import once
 from .errors import TransientError
 
 _SIZE = const(4096)  # largest request and response (head and body)
-buf = None  # made at the first request, then every request and response uses it
-_mv = None
+gc.collect()  # so the buffer takes the lowest free 4 KB, not a hole tokens will want
+buf = bytearray(_SIZE)  # allocates once, at import: every request and response uses it
+_mv = memoryview(buf)
 ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
 _dns = None  # (url parts, address) of the last endpoint: renewals skip DNS
 
@@ -32,11 +33,7 @@ def post(parts, head, body, timeout, ca):
     # One request; parts from config.split, head from grant.head, body a tuple of str or
     # bytes pieces. -> (status, head, body), memoryviews of the shared buffer. Raises
     # TransientError for every network, TLS or framing fault.
-    global buf, _mv, _dns, ctx
-    if buf is None:
-        gc.collect()  # so the buffer takes the lowest free 4 KB, not a hole tokens will want
-        buf = bytearray(_SIZE)
-        _mv = memoryview(buf)
+    global _dns, ctx
     tls, host, port = parts[:3]
     b = buf
     mv = _mv
