@@ -149,6 +149,7 @@ a = iotauth.load()
 advance(590 - 60 - 61)   # just before renewal can be due: no request
 out("early", a.token())
 advance(76)              # renewal due, server failing: the old token keeps serving
+out("hdr", a.headers())  # the header, let go during the attempt, is back
 out("due", a.token())
 out("last", err(a.last_error))
 out("poll", a.poll())
@@ -161,6 +162,7 @@ except iotauth.TransientError as e:
 """)
     t = res["t"]
     assert res2["early"] == t and res2["due"] == t
+    assert res2["hdr"] == {"Authorization": "Bearer " + t}
     assert res2["last"][0] == "TransientError"
     assert 1 <= res2["poll"] <= 4
     assert res2["late"][0] == "TransientError"

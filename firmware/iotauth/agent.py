@@ -99,6 +99,8 @@ class Agent:
                 )
             self._wait = None
         t = None  # no reference here to the old token: its heap is free once replaced
+        h = self._hdrs
+        h.clear()  # so is the old header value's (1 KB for a JWT), put back on failure
         try:
             self._renew()
         except AuthError as e:
@@ -107,6 +109,9 @@ class Agent:
             if t is not None and t.valid():
                 return
             raise
+        finally:
+            if not h and self._tok is not None:
+                self._header()
         self._fails = 0
         self.last_error = None
 
@@ -165,9 +170,13 @@ class Agent:
     def _set(self, tok):
         self._tok = tok
         self._wall = None
+        self._header()
+
+    def _header(self):
+        # Allocates the header value; the dict is updated in place.
         p = self._cfg.prefix
-        # allocates: the header value; the dict is updated in place
-        self._hdrs[self._cfg.header] = p + tok.access if p else tok.access
+        a = self._tok.access
+        self._hdrs[self._cfg.header] = p + a if p else a
 
     # Flash
 
