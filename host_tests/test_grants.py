@@ -106,6 +106,55 @@ def test_refresh_rotation_survives_restart(runner, server, flash):
     assert sent[0] != sent[1]
 
 
+def test_refresh_token_that_needs_escaping(runner, server, flash):
+    # An opaque refresh token with + / = goes percent-encoded into the prepared body: sent
+    # raw, + would arrive as a space, the refresh would be refused and the agent would
+    # fall back to the primary grant unseen.
+    apply_control(server.state, {"refresh_escaped": True})
+    write_config(
+        flash, generic(server, grant="password", username="user@example.com", password="userpass")
+    )
+    res = runner.run(ROTATE)
+    assert res["t1"] != res["t2"]
+    assert grants(server) == [("password", 200), ("refresh_token", 200)]
+    assert server.state.requests[1]["form"]["refresh_token"].startswith("rt+/=")
+
+
+PREPARED = """
+import json
+from iotauth import config, grant
+for enc in ("form", "json"):
+    c = config.parse({"grant": "refresh_token", "token_url": "http://h:1/t",
+        "refresh_token": "r", "client_id": "c i", "scope": "a b", "encoding": enc,
+        "insecure_http": True})
+    for tok in ("eyJ.plain-token_1~", 'o+/= "q' + chr(92)):
+        body = c.pre + grant.quote(c, tok) + c.post
+        out(enc + " " + tok, body.decode())
+"""
+
+
+def test_prepared_refresh_body_carries_any_token(runner, flash):
+    # config composes the refresh grant's body around the token once, at boot: for both
+    # encodings, the body around any token must read back as the token and the fields.
+    from urllib.parse import parse_qs
+
+    res = runner.run(PREPARED)
+    for tok in ("eyJ.plain-token_1~", 'o+/= "q' + chr(92)):
+        form = parse_qs(res["form " + tok], keep_blank_values=True, strict_parsing=True)
+        assert form == {
+            "grant_type": ["refresh_token"],
+            "refresh_token": [tok],
+            "client_id": ["c i"],
+            "scope": ["a b"],
+        }
+        assert json.loads(res["json " + tok]) == {
+            "grant_type": "refresh_token",
+            "refresh_token": tok,
+            "client_id": "c i",
+            "scope": "a b",
+        }
+
+
 def test_rejected_refresh_falls_back_to_primary_grant(runner, server, flash):
     write_config(
         flash, generic(server, grant="password", username="user@example.com", password="userpass")

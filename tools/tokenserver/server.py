@@ -218,6 +218,7 @@ class State:
         self.faults: dict[str, Fault] = {}
         self.lifetime: int | None = None  # overrides every dialect's access lifetime
         self.refresh_lifetime: int | None = None
+        self.refresh_escaped = False  # generic refresh tokens with + / = (base64, not url-safe)
         self.requests: list[dict] = []  # every token request, raw, for tests on loopback
         self.api_calls: list[dict] = []
         self.verbose = verbose
@@ -602,6 +603,8 @@ def apply_control(state: State, data: dict) -> None:
             state.lifetime = data["lifetime"]
         if "refresh_lifetime" in data:
             state.refresh_lifetime = data["refresh_lifetime"]
+        if "refresh_escaped" in data:
+            state.refresh_escaped = bool(data["refresh_escaped"])
         if "device" in data:
             d = data["device"]
             if not approve_device(state, d["user_code"], d.get("approve", True)):
@@ -742,7 +745,9 @@ def shape(
     if scope:
         tok["scope"] = scope
     if dialect == "generic" and include_refresh and refresh_life is not None:
-        tok["refresh_token"] = secrets.token_urlsafe(32)
+        # An opaque token; base64 ones carry characters a form body must escape.
+        prefix = "rt+/=" if state.refresh_escaped else ""
+        tok["refresh_token"] = prefix + secrets.token_urlsafe(32)
     return tok
 
 
