@@ -67,7 +67,7 @@ print("@@" + json.dumps(r))
 
 AGENT = {
     "imports": "import json, iotauth\n"
-    "from iotauth import agent, http, jsonscan, store",  # code loads apart (config: freed)
+    "from iotauth import agent, http, jsonscan, renew, store",  # code loads apart (config: freed)
     "setup": "a = iotauth.load()",
     "first": "a.token()",
     "renew": "a.invalidate()\na.token()",
@@ -183,7 +183,7 @@ def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
 
 DEVICE = """
 import gc, json, time, iotauth
-from iotauth import agent, device, grant, http, jsonscan, store
+from iotauth import agent, device, grant, http, jsonscan, renew, store
 a = iotauth.load()
 a.on_code = lambda uri, code, full: None
 r = {}
@@ -227,7 +227,7 @@ def import_cost(flash: Path, path: str) -> int:
 
 # The modules in sys.modules after load + renewals (test_firmware checks the list); the
 # others load for one use (config, restore, failure, expiry, tls, chunked) or for one feature.
-RESIDENT = ("__init__", "errors", "agent", "clock", "token", "http", "jsonscan", "store")
+RESIDENT = ("__init__", "errors", "agent", "clock", "token", "renew", "http", "jsonscan", "store")
 
 ROWS = [
     ("first token request (bytes allocated)", "first"),

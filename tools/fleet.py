@@ -66,9 +66,10 @@ def import_agent():
         import iotauth.clock as clock
         import iotauth.config as config
         import iotauth.errors as errors
+        import iotauth.renew as renew
     finally:
         sys.modules["time"] = real
-    return agent, clock, config, errors
+    return agent, clock, config, errors, renew
 
 
 class Server:
@@ -93,12 +94,12 @@ class Server:
 
 
 def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: bool) -> Counter:
-    agent_mod, clock, config, errors = import_agent()
+    agent_mod, clock, config, errors, renew = import_agent()
     CLOCK.now_ms = 0
     real_rand = clock.rand
     real_time = clock.time
     clock.time = CLOCK  # the package may have been imported already (tests): its clock module
-    real_fetch, real_save = agent_mod.Agent._fetch, agent_mod.Agent._save
+    real_fetch, real_save = renew.fetch, renew.save
     real_gc = agent_mod.gc
     agent_mod.gc = types.SimpleNamespace(collect=lambda: None)  # the heap is not simulated
     if not spread:
@@ -116,15 +117,15 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
             }
         )
 
-        def fetch(self, grant_type, secret=None):
+        def fetch(agent, grant_type, secret=None):
             t = CLOCK.now_ms // 1000
             server.per_second[t] += 1
             if server.outage and server.outage[0] <= t < server.outage[1]:
                 raise errors.TransientError("token endpoint answered HTTP 503", 0)
-            return agent_mod._token(server.body(), cfg.margin)
+            return renew.token(server.body(), cfg.margin)
 
-        agent_mod.Agent._fetch = fetch
-        agent_mod.Agent._save = lambda self, tok: None  # flash is not what is simulated
+        renew.fetch = fetch
+        renew.save = lambda agent, tok: None  # flash is not what is simulated
         agents = [agent_mod.Agent(cfg, "/nonexistent/state") for _ in range(n)]
         end = int(hours * 3600 * 1000)
         events = [(0, i) for i in range(n)]  # every device boots at t=0
@@ -141,7 +142,7 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
         clock.rand = real_rand
         clock.time = real_time
         agent_mod.gc = real_gc
-        agent_mod.Agent._fetch, agent_mod.Agent._save = real_fetch, real_save
+        renew.fetch, renew.save = real_fetch, real_save
 
 
 def stats(per_second: Counter, start: int = 0) -> tuple[int, float]:

@@ -6,17 +6,20 @@ __version__ = "0.1.0"
 
 
 class Config:
-    # The checked config as attributes: config.py fills them (None where not set) and
-    # prepares the renewal's requests in it. Here so that the parser can leave the heap.
+    # The checked config as attributes: config.py fills them (None where not set), grant.py
+    # adds the renewal's prepared requests. Here so that the parser can leave the heap.
     pass
 
 
 def load(config="auth.json", state="auth.state"):
-    # The parser's code leaves the heap before the agent's loads: they never share it.
-    cfg = once("config").load(config)
+    # The parser's code, then the request composer's, leave the heap before the agent's
+    # loads: none of them share it.
     import gc
 
-    gc.collect()  # the parser's blocks are free before the agent's code is laid out
+    cfg = once("config").load(config)
+    gc.collect()
+    once("grant").prepare(cfg)  # the renewal's token requests, composed once
+    gc.collect()  # their blocks are free before the agent's code is laid out
     from .agent import Agent
 
     return Agent(cfg, state)

@@ -7,90 +7,7 @@ import os
 
 from . import Config
 from .errors import ConfigError
-from .grant import prepare
-
-_S = "a string"
-_I = "an integer"
-_B = "true or false"
-
-_TYPES = {
-    "preset": _S,
-    "grant": _S,
-    "token_url": _S,
-    "client_id": _S,
-    "client_secret": _S,
-    "client_auth": _S,
-    "encoding": _S,
-    "scope": _S,
-    "audience": _S,
-    "username": _S,
-    "password": _S,
-    "refresh_token": _S,
-    "token": _S,
-    "header": _S,
-    "scheme": _S,
-    "margin": _I,
-    "ca": _S,
-    "insecure_http": _B,
-    "insecure_tls": _B,
-    "transport": _S,
-    "timeout": _I,
-    "device_authorization_url": _S,
-    "realm": _S,
-}
-
-_DEFAULTS = {
-    "client_auth": "body",
-    "encoding": "form",
-    "header": "Authorization",
-    "scheme": "Bearer",
-    "margin": 60,
-    "insecure_http": False,
-    "insecure_tls": False,
-    "transport": "builtin",
-    "timeout": 10,
-}
-
-_CHOICES = {
-    "grant": ("static", "client_credentials", "password", "refresh_token", "device_code"),
-    "client_auth": ("body", "basic"),
-    "encoding": ("form", "json"),
-    "transport": ("builtin", "requests"),
-}
-
-# Fields each grant cannot do without.
-_NEEDS = {
-    "static": ("token",),
-    "client_credentials": ("token_url", "client_id", "client_secret"),
-    "password": ("token_url", "client_id", "username", "password"),
-    "refresh_token": ("token_url", "refresh_token"),
-    "device_code": ("token_url", "device_authorization_url", "client_id"),
-}
-
-_CC = "client_credentials"
-_MYD = "https://auth.mydevices.com/auth/realms/{realm}/protocol/openid-connect/token"
-PRESETS = {
-    "mydevices-admin": {"grant": _CC, "token_url": _MYD},
-    "mydevices-user": {
-        "grant": "password",
-        "token_url": "https://api.mydevices.com/v1.0/oauth/token",
-    },
-    "devensoft": {"grant": _CC},
-    "yipii": {"grant": _CC},
-    "modulariot": {
-        "grant": _CC,
-        "encoding": "json",
-        "token_url": "https://api.microboxlabs.com/api/v1/login",
-        "audience": None,  # required: no default
-    },
-    "allthingstalk-device": {"grant": "static"},
-    "allthingstalk-ground": {"grant": "static"},
-    "allthingstalk-user": {
-        "grant": "refresh_token",
-        "token_url": "https://api.allthingstalk.io/login",
-        "client_id": "web",  # the client id AllThingsTalk documents for its clients
-    },
-}
+from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESETS, STR, TYPES
 
 
 def load(path):
@@ -111,16 +28,16 @@ def parse(raw, path="auth.json"):
     if type(raw) is not dict:
         raise ConfigError("%s: must hold a JSON object" % path)
     for k, v in raw.items():
-        t = _TYPES.get(k)
+        t = TYPES.get(k)
         if t is None:
             fail(k, "is unknown")
         if v is None:
             fail(k, "must not be null")
-        if (t is _S and type(v) is not str) or (t is _I and type(v) is not int):
+        if (t is STR and type(v) is not str) or (t is INT and type(v) is not int):
             fail(k, "must be " + t)
-        if t is _B and type(v) is not bool:
+        if t is BOOL and type(v) is not bool:
             fail(k, "must be " + t)
-    d = dict(_DEFAULTS)
+    d = dict(DEFAULTS)
     preset = raw.get("preset")
     if preset is not None:
         p = PRESETS.get(preset)
@@ -128,13 +45,13 @@ def parse(raw, path="auth.json"):
             fail("preset", "names no known preset (%s)" % ", ".join(sorted(PRESETS)))
         d.update(p or {})
     d.update(raw)
-    for k, choices in _CHOICES.items():
+    for k, choices in CHOICES.items():
         if k not in d or d[k] is None:
             fail(k, "is required")
         if d[k] not in choices:
             fail(k, "must be one of " + ", ".join(choices))
     grant = d["grant"]
-    for k in _NEEDS[grant]:
+    for k in NEEDS[grant]:
         if not d.get(k):
             fail(k, "is required for grant " + grant)
     for k, v in d.items():
@@ -161,14 +78,13 @@ def parse(raw, path="auth.json"):
         except OSError:
             fail("ca", "names a file that cannot be read")
     c = Config()
-    for k in _TYPES:
+    for k in TYPES:
         setattr(c, k, d.get(k))
     for k in ("token_url_parts", "device_authorization_url_parts"):
         setattr(c, k, d.get(k))
     setattr(c, "id", _identity(c))  # noqa: B010
     s = d["scheme"]
     setattr(c, "prefix", s + " " if s else None)  # noqa: B010
-    prepare(c)
     return c
 
 

@@ -4,6 +4,7 @@
 from . import clock, failure  # failure stays while polling: every pending poll needs it
 from .errors import CredentialsError, TransientError
 from .grant import parse, post
+from .renew import fetch
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -55,7 +56,7 @@ def step(agent):
         (agent.on_code or show)(uri, user, full if type(full) is str else None)
         raise _pending("waiting for the user to approve the device", f.interval)
     try:
-        tok = agent._fetch(GRANT, f.code)
+        tok = fetch(agent, GRANT, f.code)
     except CredentialsError as e:
         # The token endpoint refused a poll: wait, slow down, or give up (RFC 8628 3.5).
         if e.error == "authorization_pending":

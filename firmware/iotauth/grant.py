@@ -115,10 +115,12 @@ def prepare(cfg):
 
 def post(agent, parts, grant, secret=None):
     # Any request to the token or device authorization endpoint: (status, head, body).
+    from .renew import send
+
     cfg = agent._cfg
     pieces, ctype, auth = request(cfg, grant, secret)
     h = cfg.head if parts is cfg.token_url_parts else head(cfg, parts, ctype, auth)
-    return agent.send(parts, h, pieces)
+    return send(agent, parts, h, pieces)
 
 
 def parse(body):
