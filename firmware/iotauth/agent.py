@@ -9,10 +9,9 @@ from . import clock, once
 from .errors import AuthError, TransientError
 from .token import Token
 
-# Loaded on demand: store, renew, http, jsonscan (not for a static token), device,
-# viarequests; for one use:
-# config and restore (at boot), grant (device grant, odd tokens), failure (after a
-# failure), expiry, tls, chunked.
+# Loaded on demand: store, renew, http, jsonscan (none for a static token), device,
+# viarequests. For one use only: config, fields, grant and restore at boot; grant again for
+# the device grant or an odd token; failure after a failure; expiry, tls, chunked.
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 
@@ -103,11 +102,11 @@ class Agent:
                     "no token request for %d s after: %s" % (r, self.last_error), r
                 )
             self._wait = None
+        from .renew import renew
+
         t = None  # no reference here to the old token: its heap is free once replaced
         h = self._hdrs
         h.clear()  # so is the old header value's (1 KB for a JWT), put back on failure
-        from .renew import renew
-
         try:
             renew(self)
         except AuthError as e:
