@@ -34,12 +34,13 @@ class Agent:
             from .store import Store
 
             self._store = Store(state)
+            if cfg.transport != "requests":
+                # The HTTP client and its 4 KB buffer load first, while the heap still has a
+                # free block that size; after the boot's and the renewal's code it may not.
+                from . import http  # noqa: F401
+
             once("restore").restore(self)
             gc.collect()  # the boot's garbage freed now: what loads next packs into it
-            if cfg.transport != "requests":
-                # The HTTP client and its 4 KB buffer now, while the heap has room for one
-                # block that size; after the renewal's code it may be in pieces.
-                from . import http  # noqa: F401
 
     def __repr__(self):
         t = self._tok
