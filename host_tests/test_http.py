@@ -151,3 +151,57 @@ def test_broken_framings(name, answer, words, runner, flash):
     finally:
         srv.close()
     assert res["e"][0] == "TransientError" and words in res["e"][1], res
+
+
+def ok(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
+BIG = json.dumps({"access_token": "a" * 3000, "refresh_token": "r" * 2500, "expires_in": 60})
+SIZES = """
+import iotauth
+from iotauth import http
+http.buf = bytearray(512)  # as a fresh boot has it (CPython runs every test in one process)
+http._mv = memoryview(http.buf)
+a = iotauth.load()
+out("boot", len(http.buf))
+sizes = []
+for i in range(3):
+    try:
+        sizes.append(len(a.token()))
+    except iotauth.AuthError as e:
+        sizes.append(err(e))
+    out("buf%d" % i, [len(http.buf), id(http.buf)])
+    a.invalidate()
+out("sizes", sizes)
+"""
+
+
+def test_buffer_grows_to_the_largest_response_and_stays(runner, flash):
+    # A response over the old fixed 4 KB (two fat JWTs) is read; the buffer grows once, to
+    # fit it, and renewals reuse it. A broken client re-grows, never grows, or fails.
+    srv = RawServer(ok(BIG.encode()))
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(SIZES, heap="64k")
+    finally:
+        srv.close()
+    assert res["sizes"] == [3000, 3000, 3000], res
+    need = len(ok(BIG.encode()))
+    assert 4096 < need <= res["buf0"][0] < need + 512, res
+    assert res["buf0"] == res["buf1"] == res["buf2"], res  # the same object, not a new one
+    assert res["boot"] == 512, res
+
+
+def test_error_page_does_not_grow_the_buffer(runner, flash):
+    # A 7 KB HTML error page: the status and what fits of it are enough for the error; the
+    # heap keeps its small buffer.
+    page = b"<html>" + b"x" * 7000 + b"</html>"
+    srv = RawServer(b"HTTP/1.1 503 Busy\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(SIZES.replace("range(3)", "range(1)"), heap="64k")
+    finally:
+        srv.close()
+    assert res["sizes"][0][0] == "TransientError" and "503" in res["sizes"][0][1], res
+    assert res["buf0"][0] == res["boot"] == 512, res

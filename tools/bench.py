@@ -260,7 +260,7 @@ def table(results: dict, sizes: dict) -> str:
     lines.append(f"{'import iotauth from .py (heap bytes)':<{w}}{sizes['import_py']:>10}")
     lines.append(f"{'import iotauth from .mpy (heap bytes)':<{w}}{sizes['import_mpy']:>10}")
     lines.append(
-        f"{'  + the modules a renewal loads and its 4 KB buffer (.mpy)':<{w}}"
+        f"{'  + the modules a renewal loads, with the HTTP buffer (.mpy)':<{w}}"
         f"{results['http']['agent']['import']:>10}"
     )
     lines.append(f"{'size of the .mpy files (bytes)':<{w}}{sizes['mpy_bytes']:>10}")

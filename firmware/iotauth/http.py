@@ -1,7 +1,7 @@
 # iotauth http: the lean HTTP/1.0 client for token requests, as micropython-lib's
 # requests (never a chunked body asked for), on socket + ssl with the server certificate
-# verified. One reused buffer; bounded in size and time. MIT licence.
-import gc
+# verified. One reused buffer, as large as the largest message so far; bounded in size and
+# time. MIT licence.
 import socket
 import time
 
@@ -10,12 +10,28 @@ from micropython import const
 from . import once
 from .errors import TransientError
 
-_SIZE = const(4096)  # largest request and response (head and body)
-gc.collect()  # so the buffer takes the lowest free 4 KB, not a hole tokens will want
-buf = bytearray(_SIZE)  # allocates once, at import: every request and response uses it
+_MAX = const(8192)  # largest request and response (head and body)
+_STEP = const(512)  # the buffer grows in these, so tokens a few bytes longer fit as they are
+buf = bytearray(_STEP)  # every request and response uses it; grows, never shrinks
 _mv = memoryview(buf)
 ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
 _dns = None  # (url parts, address) of the last endpoint: renewals skip DNS
+
+
+def _room(n, keep):
+    # Makes buf hold at least n bytes, its first `keep` kept: the same buffer while it is
+    # large enough, which after the first response it is.
+    global buf, _mv
+    if n > len(buf):
+        if n > _MAX:
+            raise TransientError("HTTP message too large: %d bytes, at most %d" % (n, _MAX))
+        try:
+            b = bytearray((n + _STEP - 1) // _STEP * _STEP)
+        except MemoryError:
+            raise TransientError("no heap for a %d-byte HTTP message" % n)
+        b[:keep] = _mv[:keep]
+        buf = b
+        _mv = memoryview(b)
 
 
 def _put(b, n, data):
@@ -23,8 +39,6 @@ def _put(b, n, data):
     if type(data) is str:
         data = bytes(data, "utf-8")  # MicroPython shares the str's data: no copy
     k = n + len(data)
-    if k > _SIZE:
-        raise ValueError("request too large")
     b[n:k] = data
     return k
 
@@ -35,13 +49,13 @@ def post(parts, head, body, timeout, ca):
     # TransientError for every network, TLS or framing fault.
     global _dns, ctx
     tls, host, port = parts[:3]
-    b = buf
-    mv = _mv
     size = 0
     for p in body:
         size += len(p)
     s = None
     try:
+        _room(len(head) + size + 16, 0)  # 16: the length's digits and CRLFs
+        b = buf
         n = _put(b, 0, head)
         n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
         for p in body:
@@ -66,10 +80,10 @@ def post(parts, head, body, timeout, ca):
             except ValueError as e:  # MicroPython: certificate verification failed
                 raise TransientError("TLS error: " + str(e).strip())
         if hasattr(s, "write"):
-            s.write(mv[:n])
+            s.write(_mv[:n])
         else:
-            s.sendall(mv[:n])
-        return _response(s, b, mv, timeout)
+            s.sendall(_mv[:n])
+        return _response(s, timeout)
     except OSError as e:
         raise TransientError(once("failure").reason(e))
     except (ValueError, IndexError):
@@ -79,15 +93,23 @@ def post(parts, head, body, timeout, ca):
             s.close()
 
 
-def _response(s, b, mv, timeout):
-    # Reads the response into the buffer until Content-Length or the server closes.
+def _response(s, timeout):
+    # Reads the response into the buffer until Content-Length or the server closes. Only a
+    # 2xx answer grows the buffer: of an error's body, what fits is enough.
     rd = s.readinto if hasattr(s, "readinto") else s.recv_into
     start = time.ticks_ms()
+    b = buf
+    mv = _mv
     n = 0
     h = end = -1
+    grow = True
     while end < 0 or n < end:
-        if n == _SIZE or end > _SIZE:
-            raise TransientError("response too large")
+        if n == len(b):  # full, the end unknown: head not over, or a body read to close
+            if not grow:
+                break
+            _room(n + _STEP, n)
+            b = buf
+            mv = _mv
         if time.ticks_diff(time.ticks_ms(), start) > timeout * 2000:
             raise TransientError("response too slow")
         got = rd(mv[n:])
@@ -98,10 +120,19 @@ def _response(s, b, mv, timeout):
             h = b.find(b"\r\n\r\n", 0, n)
             if h >= 0:
                 h += 4
+                grow = b[9] == 0x32  # status 2xx
                 i = b.find(b"\r\nContent-Length:", 0, h)
                 if i < 0:
                     i = b.find(b"\r\ncontent-length:", 0, h)
-                end = -1 if i < 0 else h + _num(b, i + 17)  # else: the body ends at close
+                if i >= 0:
+                    end = h + _num(b, i + 17)
+                    if grow:
+                        _room(end, n)
+                        b = buf
+                        mv = _mv
+                    elif end > len(b):
+                        end = len(b)
+                # else: the body ends at close
     if h < 0 or b[:5] != b"HTTP/":
         raise ValueError("not HTTP")
     if end < 0:

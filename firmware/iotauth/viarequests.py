@@ -5,7 +5,7 @@ from micropython import const
 
 from .errors import TransientError
 
-_SIZE = const(4096)
+_SIZE = const(8192)  # as the builtin client's bound
 
 
 def module():
