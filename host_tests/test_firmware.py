@@ -64,7 +64,7 @@ def test_imports_on_the_unix_port(build, flash, mpy_build):
     path = str(FIRMWARE) if build == "py" else str(mpy_build)
     res = Runner("micropython", flash).run(IMPORT_ALL, path=path)
     # import iotauth costs the sketch the public names only: the agent loads with load()
-    assert res["loaded"] == ["iotauth", "iotauth.errors"]
+    assert res["loaded"] == ["iotauth"]
     assert {
         "load",
         "AuthError",
@@ -109,7 +109,7 @@ def test_only_the_renewal_path_stays_in_the_heap(grant, server, flash):
     res = runner.run(RESIDENT)
     apply_control(server.state, {"fault": {"mode": "503"}})
     res.update(runner.run(FAILED))
-    base = ["agent", "clock", "errors", "token"]
+    base = ["agent", "clock", "token"]
     if grant == "static":
         assert res["boot"] == res["renewed"] == res["failed"] == base
     else:

@@ -232,7 +232,7 @@ def import_cost(flash: Path, path: str) -> int:
 
 # The modules in sys.modules after load + renewals (test_firmware checks the list); the
 # others load for one use (config, restore, failure, expiry, tls, chunked) or for one feature.
-RESIDENT = ("__init__", "errors", "agent", "clock", "token", "renew", "http", "jsonscan", "store")
+RESIDENT = ("__init__", "agent", "clock", "token", "renew", "http", "jsonscan", "store")
 
 ROWS = [
     ("first token request (bytes allocated)", "first"),

@@ -62,10 +62,10 @@ def import_agent():
     real = sys.modules["time"]
     sys.modules["time"] = CLOCK
     try:
+        import iotauth as errors
         import iotauth.agent as agent
         import iotauth.clock as clock
         import iotauth.config as config
-        import iotauth.errors as errors
         import iotauth.renew as renew
     finally:
         sys.modules["time"] = real

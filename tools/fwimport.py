@@ -23,7 +23,7 @@ def firmware_config():
     if str(FIRMWARE) not in sys.path:
         sys.path.insert(0, str(FIRMWARE))
     import iotauth.config as config
-    from iotauth.errors import ConfigError
+    from iotauth import ConfigError
 
     config.ConfigError = ConfigError
     return config

@@ -6,7 +6,7 @@ import gc
 from micropython import const
 
 from . import clock, once
-from .errors import AuthError, TransientError
+from . import AuthError, TransientError
 from .token import Token
 
 # Loaded on demand: store, renew, http, jsonscan (none for a static token), device,

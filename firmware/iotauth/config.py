@@ -6,7 +6,7 @@ import json
 import os
 
 from . import Config
-from .errors import ConfigError
+from . import ConfigError
 from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESETS, STR, TYPES
 
 

@@ -2,7 +2,7 @@
 # to a callback (the console by default) and polls the token endpoint no faster than the
 # server asks. Loaded only for grant device_code. MIT licence.
 from . import clock, failure  # failure stays while polling: every pending poll needs it
-from .errors import CredentialsError, TransientError
+from . import CredentialsError, TransientError
 from .grant import parse, post
 from .renew import fetch
 

@@ -3,7 +3,7 @@
 from micropython import const
 
 from . import clock, once
-from .errors import CredentialsError, TransientError
+from . import CredentialsError, TransientError
 from .grant import parse
 
 _WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure

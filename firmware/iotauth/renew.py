@@ -2,7 +2,7 @@
 # request as load() prepared it, the token response read and the new state written to
 # flash. Loaded at the first renewal, not for a static token. MIT licence.
 from . import clock, once
-from .errors import CredentialsError, TransientError
+from . import CredentialsError, TransientError
 from .jsonscan import scan
 from .token import Token, lead, life
 

@@ -3,7 +3,7 @@
 # MIT licence.
 from micropython import const
 
-from .errors import TransientError
+from . import TransientError
 
 _SIZE = const(8192)  # as the builtin client's bound
 
