@@ -48,7 +48,7 @@ def post(parts, head, body, timeout, ca):
     # bytes pieces. -> (status, head, body), memoryviews of the shared buffer. Raises
     # TransientError for every network, TLS or framing fault.
     global _dns, ctx
-    tls, host, port = parts[:3]
+    tls, host, port, _, _ = parts  # unpacked, not sliced: no tuple allocated
     size = 0
     for p in body:
         size += len(p)
