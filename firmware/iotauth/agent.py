@@ -5,8 +5,7 @@ import gc
 
 from micropython import const
 
-from . import clock, once
-from . import AuthError, TransientError
+from . import AuthError, TransientError, clock, once
 from .token import Token
 
 # Loaded on demand: store, renew, http, jsonscan (none for a static token), device,

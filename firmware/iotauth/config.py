@@ -5,8 +5,7 @@ import hashlib
 import json
 import os
 
-from . import Config
-from . import ConfigError
+from . import Config, ConfigError
 from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESETS, STR, TYPES
 
 

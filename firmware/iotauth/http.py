@@ -7,8 +7,7 @@ import time
 
 from micropython import const
 
-from . import once
-from . import TransientError
+from . import TransientError, once
 
 _MAX = const(8192)  # largest request and response (head and body)
 _STEP = const(512)  # the buffer grows in these, so tokens a few bytes longer fit as they are

@@ -3,8 +3,7 @@
 # flash. Loaded at the first renewal, not for a static token. MIT licence.
 import gc
 
-from . import clock, once
-from . import CredentialsError, TransientError
+from . import CredentialsError, TransientError, clock, once
 from .jsonscan import scan
 from .token import Token, lead, life
 
