@@ -5,7 +5,8 @@ import gc
 
 from micropython import const
 
-from . import AuthError, TransientError, clock, once
+from . import clock, once
+from . import AuthError, TransientError
 from .token import Token
 
 # Loaded on demand: store, renew, http, jsonscan (none for a static token), device,

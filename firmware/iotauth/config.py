@@ -5,7 +5,8 @@ import hashlib
 import json
 import os
 
-from . import Config, ConfigError
+from . import Config
+from . import ConfigError
 from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESETS, STR, TYPES
 
 

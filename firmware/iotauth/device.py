@@ -1,7 +1,8 @@
 # iotauth device: the device authorization grant (RFC 8628). Asks for a user code, hands it
 # to a callback (the console by default) and polls the token endpoint no faster than the
 # server asks. Loaded only for grant device_code. MIT licence.
-from . import CredentialsError, TransientError, clock, failure  # failure: every poll needs it
+from . import clock, failure  # failure stays while polling: every pending poll needs it
+from . import CredentialsError, TransientError
 from .grant import parse, post
 from .renew import fetch
 

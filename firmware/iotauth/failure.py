@@ -2,7 +2,8 @@
 # before asking again. Loaded after a failure only, then let go. MIT licence.
 from micropython import const
 
-from . import CredentialsError, TransientError, clock, once
+from . import clock, once
+from . import CredentialsError, TransientError
 from .grant import parse
 
 _WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure

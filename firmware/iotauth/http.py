@@ -7,7 +7,8 @@ import time
 
 from micropython import const
 
-from . import TransientError, once
+from . import once
+from . import TransientError
 
 _MAX = const(8192)  # largest request and response (head and body)
 _STEP = const(512)  # the buffer grows in these, so tokens a few bytes longer fit as they are

@@ -3,7 +3,8 @@
 # flash. Loaded at the first renewal, not for a static token. MIT licence.
 import gc
 
-from . import CredentialsError, TransientError, clock, once
+from . import clock, once
+from . import CredentialsError, TransientError
 from .jsonscan import scan
 from .token import Token, lead, life
 
