@@ -32,7 +32,7 @@ def request(agent, method, url, kw):
 
 
 def post(parts, head, body, timeout, ca):
-    # agent.post's twin: -> (status, headers dict, body). head: grant.head()'s headers
+    # http.post's twin: -> (status, headers dict, body). head: grant.head()'s headers
     # dict; body: pieces, joined here: requests wants one object.
     tls, _, _, path, hosthdr = parts
     url = ("https://" if tls else "http://") + hosthdr + str(path, "utf-8")
