@@ -165,11 +165,12 @@ def smallest_heap(code: str, flash: Path, path: str, cfg: dict) -> int:
         else:
             lo = mid + 1
     kb = lo
-    while True:
+    while kb <= 512:
         failed = next((k for k in range(kb, kb + STEADY + 1) if not runs(k)), None)
         if failed is None:
             return kb
         kb = failed + 1
+    raise BenchError("runs in 512 KB, yet no steady smallest heap below it")
 
 
 def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
