@@ -44,4 +44,9 @@ def run():
             print("main: API unreachable:", e)
         if rounds is not None and n >= rounds:
             break
-        time.sleep(min(agent.poll(), interval))  # poll() renews ahead of expiry
+        try:
+            wait = agent.poll()  # renews ahead of expiry
+        except iotauth.CredentialsError as e:  # once per refusal: the loop goes on
+            print("main: credentials refused:", e)
+            wait = interval
+        time.sleep(min(wait, interval))

@@ -41,12 +41,19 @@ def clock(host=None, retries=3):
             return True
         except OSError:
             time.sleep_ms(1000 * (attempt + 1))
-    print("netup: no NTP answer; tokens are used until a 401, TLS dates unchecked")
+    # mbedtls checks certificate dates on both boards: with the clock at its power-on value
+    # every verified request fails until NTP answers (persisted tokens still serve).
+    print("netup: no NTP answer: verified TLS requests will fail until the clock is set")
     return False
 
 
 def settings(path="wifi.json"):
     import json
 
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError:
+        raise OSError("%s missing: deploy with WIFI=<file>" % path)
+    except ValueError:
+        raise OSError("%s is not valid JSON" % path)

@@ -35,9 +35,13 @@ from tools.tokenserver.server import State, serve  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _board_clock():
+    from iotauth import clock
+
     boardtime.reset()
+    clock._off = None  # the epoch is read once per boot: each test boots afresh
     yield
     boardtime.reset()
+    clock._off = None
 
 
 @pytest.fixture(scope="session")

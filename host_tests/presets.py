@@ -97,11 +97,11 @@ def config(preset: str, server, certs=None, **extra) -> dict:
         c.update(token=STATIC_TOKENS[preset])
     elif preset == "allthingstalk-user":
         c.update(client_id="web", refresh_token=att_refresh_token(server), token_url=b + "/login")
-    if preset not in STATIC_TOKENS:
-        if server.scheme == "https":
-            c["ca"] = str(certs.ca_pem) if certs else None
-        else:
-            c["insecure_http"] = True
+    # Static tokens too: request() sends a token only where it may (CONTRACT).
+    if server.scheme == "https":
+        c["ca"] = str(certs.ca_pem) if certs else None
+    else:
+        c["insecure_http"] = True
     c.update(extra)
     return c
 

@@ -133,3 +133,68 @@ def test_deploy_without_a_config(board):
     )
     assert r.returncode == 0 and "no auth.json given" in r.stderr, r.stdout + r.stderr
     assert (Path(board.flash) / "iotauth" / "agent.mpy").is_file()
+
+
+@pytest.mark.parametrize("board_name", ["rpi_pico_w", "esp32"])
+def test_main_keeps_trying_wifi_then_runs(board_name, server, flash):
+    # The access point refuses the first connect: main.py says why and tries again instead
+    # of dropping to the REPL, then runs the application.
+    from harness import micropython_binary
+
+    (flash / "auth.json").write_text(json.dumps(config("mydevices-user", server)))
+    (flash / "wifi.json").write_text(
+        json.dumps({"ssid": "lab", "password": "pw", "timeout": 1, "retries": 1, "retry_s": 1})
+    )
+    (flash / "app.json").write_text(
+        json.dumps({"api_url": server.url("/api/resource"), "rounds": 1})
+    )
+    path = ":".join(str(p) for p in (ROOT / "boards" / board_name, ROOT / "firmware", MP_SHIM))
+    env = dict(os.environ, MICROPYPATH=path, MP_SHIM_WIFI_REFUSE="1")
+    main = ROOT / "boards" / board_name / "main.py"
+    r = subprocess.run(
+        [micropython_binary(), str(main)], cwd=flash, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "board: network not up: Wi-Fi: no connection to lab - again in 1 s" in r.stdout
+    assert "netup: Wi-Fi up" in r.stdout and "main: API answered 200" in r.stdout, r.stdout
+
+
+def test_main_says_wifi_json_is_missing(flash):
+    from harness import micropython_binary
+
+    path = ":".join(str(p) for p in (ROOT / "boards" / "esp32", ROOT / "firmware", MP_SHIM))
+    r = subprocess.run(
+        [micropython_binary(), "-c", "import board; print(board.up())"], cwd=flash,
+        env=dict(os.environ, MICROPYPATH=path), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "wifi.json missing: deploy with WIFI=<file>" in r.stdout and "False" in r.stdout, r
+
+
+APP_REFUSED = """
+import iotauth, app
+real = iotauth.load
+def load():
+    a = real()
+    def poll():  # what poll() does once per refusal
+        raise iotauth.CredentialsError("token endpoint refused (HTTP 400 invalid_grant)")
+    a.poll = poll
+    return a
+iotauth.load = load
+app.run()
+out("done", True)
+"""
+
+
+def test_app_loop_survives_a_refusal_in_poll(server, flash):
+    from harness import Runner
+
+    (flash / "auth.json").write_text(json.dumps(config("mydevices-user", server)))
+    (flash / "app.json").write_text(
+        json.dumps({"api_url": server.url("/api/resource"), "rounds": 3, "interval": 0})
+    )
+    runner = Runner("micropython", flash)
+    res = runner.run(APP_REFUSED)
+    assert res["done"] is True
+    assert runner.stdout.count("main: API answered 200") == 3
+    assert runner.stdout.count("main: credentials refused") == 2

@@ -105,6 +105,41 @@ CASES = [
         {"preset": "allthingstalk-user", "insecure_tls": True, "password": S["password"]},
         "'refresh_token' is required",
     ),
+    (
+        # shared/platforms/mydevices.txt: client id, client secret, user name and password
+        "mydevices-user secret",
+        {
+            "preset": "mydevices-user",
+            "client_id": "c",
+            "username": "u",
+            "password": S["password"],
+            "insecure_tls": True,
+        },
+        "'client_secret' is required by preset mydevices-user",
+    ),
+    (
+        "mydevices-user refresh secret",
+        {
+            "preset": "mydevices-user",
+            "grant": "refresh_token",
+            "client_id": "c",
+            "refresh_token": S["refresh_token"],
+            "insecure_tls": True,
+        },
+        "'client_secret' is required by preset mydevices-user",
+    ),
+    (
+        "modulariot secret",
+        {"preset": "modulariot", "client_id": "c", "audience": "a", "insecure_tls": True},
+        "'client_secret' is required",
+    ),
+    (
+        "ca not a certificate",
+        dict(CC, token_url="https://x.example/t", ca="cases.json"),
+        "'ca' names a file that holds no certificate",
+    ),
+    ("api_ca missing", dict(CC, api_ca="nope.der"), "'api_ca' names a file that cannot be read"),
+    ("resource type", dict(CC, resource=1), "'resource' must be a string"),
 ]
 
 SCRIPT = """

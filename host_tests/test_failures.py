@@ -222,6 +222,74 @@ def test_server_echoing_a_secret_is_scrubbed(runner, server, flash, monkeypatch)
     assert_clean(res)
 
 
+@pytest.mark.parametrize("field,cut", [("error", 64), ("error_description", 200)])
+def test_secret_straddling_the_cut_is_masked_whole(field, cut, runner, server, flash, monkeypatch):
+    # The server's text is cut to 64 (error) or 200 (description) characters: masked after
+    # the cut, the secret's first characters would be left in the message.
+    import tools.tokenserver.server as srv
+
+    def echo(fault, state, dialect, req, server_):
+        text = "x" * (cut - 6) + req.form["client_secret"]
+        body = {"error": "invalid_client", "error_description": "refused"}
+        body[field] = text
+        return srv._json(400, body)
+
+    monkeypatch.setattr(srv, "inject", echo)
+    write_config(flash, generic(server))
+    fault(server, "500")
+    res = runner.run(ONE)
+    assert res["e"][0] == "CredentialsError"
+    for text in (res["e"][1], res["e"][3], res["e"][4], res["repr"]):
+        assert "device" not in text  # not even the first characters of device-1-secret
+    assert_clean(res)
+
+
+SQUEEZED = """
+import gc, iotauth
+a = iotauth.load()
+ballast = []
+gc.collect()
+while gc.mem_free() > %d:
+    try:
+        ballast.append(bytearray(256))
+    except MemoryError:
+        break
+gc.collect()
+out("free", gc.mem_free())
+try:
+    a.token()
+    out("t", "?")
+except Exception as e:
+    out("e", err(e))
+out("last", err(a.last_error) if a.last_error else None)
+try:
+    out("poll", a.poll())
+except Exception as e:
+    out("poll", err(e))
+"""
+
+
+def test_failure_in_a_full_heap_is_transient_with_back_off(flash, mpy_build):
+    # 12 KB free and a refused connection: the failure is recorded and backed off without
+    # loading more code; a MemoryError never escapes token() or poll().
+    from harness import Runner
+
+    write_config(
+        flash,
+        {
+            "grant": "client_credentials",
+            "token_url": "http://127.0.0.1:9/t",
+            "client_id": "a",
+            "client_secret": "b",
+            "insecure_http": True,
+        },
+    )
+    res = Runner("micropython", flash, mpy_build).run(SQUEEZED % (12 * 1024), heap="96k")
+    assert res["e"][0] == "TransientError" and res["e"][2] >= 1, res
+    assert res["last"][0] == "TransientError", res
+    assert type(res["poll"]) is int and res["poll"] >= 1, res
+
+
 def test_silent_server_times_out(runner, server, flash):
     write_config(flash, generic(server, timeout=1))
     fault(server, "silent", seconds=5)
@@ -274,3 +342,32 @@ def test_tls_verified_with_der_and_pem(runner, tls_server, certs, flash):
         (flash / "auth.state.1").unlink(missing_ok=True)
         assert runner.run(ONE)["t"]
     assert len(tls_server.state.requests) == 2
+
+
+def test_tls_verified_against_a_pem_bundle(runner, tls_server, certs, flash, tmp_path):
+    # A bundle of several CAs (the server's not first) verifies as any of them would.
+    other = Certs(tmp_path / "other", ["localhost"])
+    bundle = flash / "bundle.pem"
+    bundle.write_bytes(other.ca_pem.read_bytes() + b"\n" + certs.ca_pem.read_bytes())
+    write_config(flash, generic(tls_server, insecure_http=False, ca="bundle.pem"))
+    res = runner.run(ONE)
+    assert res.get("t"), res
+    assert len(tls_server.state.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"hello, not a certificate\n",
+        b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+        b"\x30\x03\x02\x01\x00",
+    ],
+    ids=["text", "pem key", "der integer"],
+)
+def test_ca_that_is_not_a_certificate_is_a_config_error(content, runner, tls_server, flash):
+    (flash / "ca.pem").write_bytes(content)
+    write_config(flash, generic(tls_server, insecure_http=False, ca="ca.pem"))
+    res = runner.run(ONE.replace("a = iotauth.load()\ntry:", "try:\n    a = iotauth.load()"))
+    kind, msg = res["e"][:2]
+    assert kind == "ConfigError" and "'ca'" in msg and "certificate" in msg, res
+    assert tls_server.state.requests == []

@@ -142,18 +142,41 @@ def test_prepared_refresh_body_carries_any_token(runner, flash):
     res = runner.run(PREPARED)
     for tok in ("eyJ.plain-token_1~", 'o+/= "q' + chr(92)):
         form = parse_qs(res["form " + tok], keep_blank_values=True, strict_parsing=True)
+        # No scope: a refresh keeps the scope granted (RFC 6749 6).
         assert form == {
             "grant_type": ["refresh_token"],
             "refresh_token": [tok],
             "client_id": ["c i"],
-            "scope": ["a b"],
         }
         assert json.loads(res["json " + tok]) == {
             "grant_type": "refresh_token",
             "refresh_token": tok,
             "client_id": "c i",
-            "scope": "a b",
         }
+
+
+def test_refresh_asks_for_no_scope_audience_but_resource(runner, server, flash):
+    # device-1 may have "read write": asked for more, the server grants less (RFC 6749 3.3)
+    # and refuses a refresh that asks for the scope again (section 6): invalid_scope.
+    write_config(
+        flash,
+        generic(
+            server,
+            grant="password",
+            username="user@example.com",
+            password="userpass",
+            scope="read write admin",
+            audience="api://things",
+            resource="https://api.example.com/",
+        ),
+    )
+    res = runner.run(ROTATE)
+    assert res["t1"] != res["t2"]
+    assert grants(server) == [("password", 200), ("refresh_token", 200)]
+    first, refresh = (r["form"] for r in server.state.requests)
+    assert first["scope"] == "read write admin" and first["audience"] == "api://things"
+    assert "scope" not in refresh and "audience" not in refresh
+    assert first["resource"] == refresh["resource"] == "https://api.example.com/"
 
 
 def test_rejected_refresh_falls_back_to_primary_grant(runner, server, flash):
@@ -200,7 +223,7 @@ out("t2", a.token())
 
 
 def test_request_does_not_retry_a_static_token(runner, server, flash):
-    write_config(flash, {"grant": "static", "token": "wrong"})
+    write_config(flash, {"grant": "static", "token": "wrong", "insecure_http": True})
     res = runner.run(f"""
 import iotauth
 a = iotauth.load()

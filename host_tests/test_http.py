@@ -46,10 +46,11 @@ class RawServer:
                 while b"\r\n\r\n" not in data:
                     data += c.recv(4096)
                 head, _, body = data.partition(b"\r\n\r\n")
-                n = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                length = head.lower().split(b"content-length:")[1:]
+                n = int(length[0].split(b"\r\n")[0]) if length else 0
                 while len(body) < n:
                     body += c.recv(4096)
-                self.seen.append(data)
+                self.seen.append(head + b"\r\n\r\n" + body)
                 step = self.piece or len(self.answer) or 1
                 for i in range(0, len(self.answer), step):
                     c.sendall(self.answer[i : i + step])
@@ -193,9 +194,9 @@ def test_buffer_grows_to_the_largest_response_and_stays(runner, flash):
     assert res["boot"] == 512, res
 
 
-def test_error_page_does_not_grow_the_buffer(runner, flash):
-    # A 7 KB HTML error page: the status and what fits of it are enough for the error; the
-    # heap keeps its small buffer.
+def test_error_page_grows_the_buffer_only_to_the_error_cap(runner, flash):
+    # A 7 KB HTML error page: the status and its first 2 KB are enough for the error; the
+    # buffer does not grow to hold the page.
     page = b"<html>" + b"x" * 7000 + b"</html>"
     srv = RawServer(b"HTTP/1.1 503 Busy\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
     try:
@@ -204,4 +205,174 @@ def test_error_page_does_not_grow_the_buffer(runner, flash):
     finally:
         srv.close()
     assert res["sizes"][0][0] == "TransientError" and "503" in res["sizes"][0][1], res
-    assert res["buf0"][0] == res["boot"] == 512, res
+    assert res["boot"] == 512 and res["buf0"][0] == 2048, res
+
+
+def answer(status: str, body: bytes, *headers: bytes) -> bytes:
+    head = b"HTTP/1.1 " + status.encode() + b"\r\n" + b"".join(h + b"\r\n" for h in headers)
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def test_error_body_over_512_bytes_keeps_its_fields(runner, flash):
+    # A real 401 of 537 bytes: read to its Content-Length, error and description survive.
+    body = json.dumps(
+        {
+            "error": "invalid_client",
+            "error_description": "Client authentication failed: " + "unknown client. " * 28,
+        }
+    ).encode()
+    assert len(body) > 512
+    srv = RawServer(answer("401 Unauthorized", body, b"WWW-Authenticate: Basic"))
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(RUN, heap="64k")
+    finally:
+        srv.close()
+    kind, _msg, _, error, desc = res["e"]
+    assert kind == "CredentialsError" and error == "invalid_client", res
+    assert desc.startswith("Client authentication failed: unknown client.")
+
+
+class OpenServer(RawServer):
+    """Sends its answer in pieces `delay` seconds apart, then keeps the connection open."""
+
+    def __init__(self, answer: bytes, piece: int = 0, delay: float = 0.0, hold: float = 10.0):
+        self.delay, self.hold, self.closed = delay, hold, threading.Event()
+        super().__init__(answer, piece)
+
+    def _serve(self):
+        import time
+
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += c.recv(4096)
+                self.seen.append(data)
+                step = self.piece or len(self.answer)
+                try:
+                    for i in range(0, len(self.answer), step):
+                        c.sendall(self.answer[i : i + step])
+                        time.sleep(self.delay)
+                    self.closed.wait(self.hold)  # the client must not wait for this
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed.set()
+        super().close()
+
+
+TIMED = (
+    "time = sys.modules['time'] if sys.implementation.name == 'micropython' else boardtime\n"
+    "t0 = time.ticks_ms()\n" + RUN + 'out("ms", time.ticks_diff(time.ticks_ms(), t0))\n'
+)
+
+
+def test_complete_response_on_a_connection_kept_open(runner, flash):
+    # The server sends a whole response with Content-Length and keeps the connection open:
+    # the agent stops at Content-Length instead of waiting for the close (a board's
+    # readinto waits until the slice is full).
+    srv = OpenServer(ok(BODY))
+    try:
+        write_config(flash, dict(config(srv.port), timeout=3))
+        res = runner.run(TIMED, heap="64k")
+    finally:
+        srv.close()
+    assert res.get("t") == ["tok-xxxx", 904], res
+    assert res["ms"] < 2000, res
+
+
+def test_dripping_server_is_cut_at_twice_the_timeout(runner, flash):
+    # A byte every 0.2 s: each read succeeds, but the answer as a whole is bounded by twice
+    # the timeout (2 s here), not 0.2 s times its length.
+    srv = OpenServer(ok(BODY), piece=1, delay=0.2)
+    try:
+        write_config(flash, dict(config(srv.port), timeout=1))
+        res = runner.run(TIMED, heap="64k")
+    finally:
+        srv.close()
+    assert res["e"][0] == "TransientError" and "timed out" in res["e"][1], res
+    assert 2000 <= res["ms"] < 3500, res
+
+
+@pytest.mark.parametrize(
+    "name,headers",
+    [
+        ("a header that mentions chunked", [b"X-Note: never-chunked"]),
+        ("Transfer-Encoding: identity", [b"Transfer-Encoding: identity"]),
+    ],
+)
+def test_chunked_only_when_transfer_encoding_says_so(name, headers, runner, flash):
+    srv = RawServer(answer("200 OK", BODY, *headers))
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(RUN, heap="64k")
+    finally:
+        srv.close()
+    assert res.get("t") == ["tok-xxxx", 904], res
+
+
+@pytest.mark.parametrize(
+    "te", [b"transfer-encoding: CHUNKED", b"Transfer-Encoding: gzip, chunked"]
+)
+def test_chunked_header_in_any_case(te, runner, flash):
+    srv = RawServer(b"HTTP/1.1 200 OK\r\n" + te + b"\r\n\r\n" + chunked(BODY, 300))
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(RUN, heap="64k")
+    finally:
+        srv.close()
+    assert res.get("t") == ["tok-xxxx", 904], res
+
+
+@pytest.mark.parametrize("size", [b"-5", b"+5", b" 5", b"0x5"])
+def test_bad_chunk_sizes_are_refused(size, runner, flash):
+    body = size + b"\r\nabcde\r\n0\r\n\r\n"
+    srv = RawServer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(RUN, heap="64k")
+    finally:
+        srv.close()
+    assert res["e"][0] == "TransientError" and "malformed" in res["e"][1], res
+
+
+THREE_POLLS = """
+import iotauth
+a = iotauth.load()
+waits = []
+for i in range(3):
+    try:
+        waits.append(a.poll())
+    except Exception as e:
+        waits.append(err(e))
+out("waits", waits)
+out("last", err(a.last_error))
+"""
+
+
+def test_non_utf8_header_is_a_transient_error_with_back_off(runner, flash):
+    # A Latin-1 byte in a header of a 503: a TransientError with back-off, not a
+    # UnicodeError out of poll() and a request at every poll.
+    srv = RawServer(answer("503 Busy", b"{}", b"X-Note: caf\xe9", b"Retry-After: 30"))
+    try:
+        write_config(flash, config(srv.port))
+        res = runner.run(THREE_POLLS, heap="64k")
+    finally:
+        srv.close()
+    assert all(type(w) is int for w in res["waits"]), res
+    assert res["last"][0] == "TransientError" and res["waits"][0] >= 30, res
+    assert len(srv.seen) == 1
+
+
+def test_dns_failure_is_not_called_a_tls_error(runner, flash):
+    write_config(flash, dict(config(1), token_url="http://iotauth-no-such-host.invalid/t"))
+    res = runner.run(RUN, heap="64k")
+    kind, msg = res["e"][:2]
+    assert kind == "TransientError" and "cannot resolve iotauth-no-such-host.invalid" in msg
+    assert "TLS" not in msg

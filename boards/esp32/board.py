@@ -6,10 +6,19 @@ import netup
 NAME = "esp32"
 EPOCH = 2000
 HEAP_KB = 110
+RETRY_S = 30  # main.py's pause between attempts to bring the network up
 
 
 def up():
-    s = netup.settings()
-    netup.wifi(s["ssid"], s["password"], s.get("timeout", 15), s.get("retries", 3))
+    # True once Wi-Fi is up (and NTP tried); False, having said why, to be called again.
+    global RETRY_S
+    try:
+        s = netup.settings()
+        RETRY_S = s.get("retry_s", RETRY_S)
+        netup.wifi(s["ssid"], s["password"], s.get("timeout", 15), s.get("retries", 3))
+    except OSError as e:
+        print("board: network not up:", e, "- again in", RETRY_S, "s")
+        return False
     if s.get("ntp", True):
         netup.clock(s.get("ntp_host"))
+    return True

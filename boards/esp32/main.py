@@ -1,8 +1,12 @@
 # Board entry point: bring up Wi-Fi and the clock this board's way, then run the shared
-# application (firmware/app.py). MIT licence.
+# application (firmware/app.py). Until Wi-Fi is up it keeps trying, rather than dropping to
+# the REPL with nothing running. MIT licence.
+import time
+
 import board
 
-board.up()
+while not board.up():
+    time.sleep(board.RETRY_S)
 
 import app  # noqa: E402
 

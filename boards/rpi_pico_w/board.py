@@ -6,6 +6,7 @@ import netup
 NAME = "rpi_pico_w"
 EPOCH = 1970
 HEAP_KB = 160
+RETRY_S = 30  # main.py's pause between attempts to bring the network up
 _PM_PERFORMANCE = 0xA11140  # cyw43 "performance" power mode
 
 
@@ -17,11 +18,19 @@ def _prepare(wlan):
 
 
 def up():
-    s = netup.settings()
-    if s.get("country"):
-        import rp2
+    # True once Wi-Fi is up (and NTP tried); False, having said why, to be called again.
+    global RETRY_S
+    try:
+        s = netup.settings()
+        RETRY_S = s.get("retry_s", RETRY_S)
+        if s.get("country"):
+            import rp2
 
-        rp2.country(s["country"])
-    netup.wifi(s["ssid"], s["password"], s.get("timeout", 15), s.get("retries", 3), _prepare)
+            rp2.country(s["country"])
+        netup.wifi(s["ssid"], s["password"], s.get("timeout", 15), s.get("retries", 3), _prepare)
+    except OSError as e:
+        print("board: network not up:", e, "- again in", RETRY_S, "s")
+        return False
     if s.get("ntp", True):
         netup.clock(s.get("ntp_host"))
+    return True

@@ -6,14 +6,20 @@ import gc
 from micropython import const
 
 from . import clock, once
-from . import AuthError, TransientError
+from . import AuthError, CredentialsError, TransientError
 from .token import Token
 
 # Loaded on demand: store, renew, http, jsonscan (none for a static token), device,
-# viarequests. For one use only: config, fields, grant and restore at boot; grant again for
-# the device grant or an odd token; failure after a failure; expiry, tls, chunked.
+# viarequests, api (with http and url). For one use only: config, fields, url, grant and
+# restore at boot; grant again for the device grant or an odd token; failure after a
+# refused answer; expiry, tls, chunked.
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
+_WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure
+_WAIT_CAP = const(600)
+_REFUSED = const(60)  # first back-off after the server refused the credentials
+_REFUSED_CAP = const(3600)
+_RETRY_CAP = const(86400)  # a server's Retry-After is honoured up to a day
 
 
 class Agent:
@@ -65,15 +71,17 @@ class Agent:
             if t.expiry is None:
                 t.expiry = clock.Deadline(0)
             else:
-                t.expiry.left = 0  # in place: allocates nothing
+                t.expiry.expire()  # in place: allocates nothing
 
     def poll(self):
-        if self._wall is not None:
-            once("restore").resolve(self)
         try:
+            if self._wall is not None and clock.unix() is not None:
+                once("restore").resolve(self)  # NTP has set the clock since boot
             self.token()
         except TransientError as e:
             return max(1, e.retry_after)
+        except MemoryError:  # the restore code did not fit: the next poll tries again
+            return 1
         t = self._tok
         if t.fresh():
             d = t.expires_in()
@@ -82,7 +90,7 @@ class Agent:
         return max(1, min(w.remaining() if w else 1, _POLL_MAX))
 
     def request(self, method, url, **kw):
-        from .viarequests import request
+        from .api import request
 
         return request(self, method, url, kw)
 
@@ -103,17 +111,24 @@ class Agent:
                     "no token request for %d s after: %s" % (r, self.last_error), r
                 )
             self._wait = None
-        from .renew import renew
-
         t = None  # no reference here to the old token: its heap is free once replaced
         h = self._hdrs
         h.clear()  # so is the old header value's (1 KB for a JWT), put back on failure
-        gc.collect()  # its blocks join the free ones before the request takes any: measured,
-        # the smallest heap that runs is 2 KB lower, whatever the script around the agent
+        gc.collect()  # its blocks join the free ones before the request takes any
         try:
-            renew(self)
+            try:
+                from .renew import renew
+
+                renew(self)
+            except MemoryError:
+                # A full heap is a passing state (the app's own data, fragmentation): wait
+                # and try again, like any transient failure.
+                gc.collect()
+                raise TransientError("out of memory during the renewal")
+            except (ValueError, IndexError, KeyError):  # UnicodeError is a ValueError
+                raise TransientError("unreadable answer from the token endpoint")
         except AuthError as e:
-            once("failure").backoff(self, e)
+            self._backoff(e)
             t = self._tok
             if t is not None and t.valid():
                 return
@@ -123,6 +138,29 @@ class Agent:
                 self._header()
         self._fails = 0
         self.last_error = None
+
+    def _backoff(self, e):
+        # Records failure e and sets how long the agent waits before asking again:
+        # exponential with jitter, at least the server's Retry-After; exactly the interval
+        # while a device authorization is pending. Here, not loaded after a failure: with the
+        # heap full, a failure must still be recorded.
+        self.last_error = e
+        if getattr(e, "pending", False):
+            self._wait = clock.Deadline(e.retry_after)
+            return
+        if self._fails < 16:
+            self._fails += 1
+        if isinstance(e, CredentialsError):
+            d = min(_REFUSED << (self._fails - 1), _REFUSED_CAP)
+        else:
+            d = min(_WAIT << (self._fails - 1), _WAIT_CAP)
+        d = d // 2 + clock.rand(d // 2 + 1)  # jitter: a fleet does not retry in step
+        hint = getattr(e, "retry_after", 0) or 0
+        if hint > d:
+            d = min(hint, _RETRY_CAP)
+        self._wait = clock.Deadline(d)
+        if isinstance(e, TransientError):
+            e.retry_after = d
 
     def _set(self, tok):
         self._tok = tok

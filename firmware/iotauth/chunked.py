@@ -2,6 +2,25 @@
 # HTTP/1.0 request. Loaded only then. MIT licence.
 
 
+def _size(mv, r, k):
+    # The chunk size at mv[r:k]: hex digits, then an optional ";extension". ValueError for
+    # anything else (a sign, a space, nothing).
+    v = -1
+    while r < k and mv[r] != 0x3B:
+        c = mv[r] | 0x20  # lower case for a-f; digits keep their value
+        if 0x30 <= c <= 0x39:
+            c -= 0x30
+        elif 0x61 <= c <= 0x66:
+            c -= 0x57
+        else:
+            raise ValueError("chunk size")
+        v = (0 if v < 0 else v * 16) + c
+        r += 1
+    if v < 0:
+        raise ValueError("chunk size")
+    return v
+
+
 def decode(mv, s, e):
     # The chunked body in mv[s:e], decoded in place; returns its new end.
     w = r = s
@@ -11,7 +30,7 @@ def decode(mv, s, e):
             k += 1
         if k + 1 >= e:
             raise ValueError("truncated chunk")
-        size = int(str(mv[r:k], "utf-8").split(";")[0], 16)
+        size = _size(mv, r, k)
         r = k + 2
         if size == 0:
             return w

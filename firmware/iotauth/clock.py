@@ -1,5 +1,5 @@
-# iotauth clock: the one place that reads time. Deadlines on ticks_ms that outlast the
-# ticks period, and the wall clock for tokens carried across a reboot. MIT licence.
+# iotauth clock: the one place that reads time. Deadlines judged by the wall clock once the
+# RTC is set (NTP), by ticks_ms while it is not; the wall clock in Unix seconds. MIT licence.
 import os
 import time
 
@@ -9,13 +9,17 @@ _MS = const(1000)
 # 2025-01-01 in Unix seconds: an RTC that reads earlier has not been set (no NTP yet).
 _SET = 1735689600
 _Y2K = 946684800  # ESP32's time.time() counts from 2000-01-01
+_off = None  # what time.time() lacks of Unix seconds, read once from the port's epoch
 
 
 def unix():
-    # Unix seconds, or None while the RTC is unset. Allocates: rare paths only.
-    t = int(time.time())
-    if time.gmtime(0)[0] == 2000:
-        t += _Y2K
+    # Unix seconds, or None while the RTC is unset. Allocates on a port whose time() is a
+    # float (unix) or a long int (rp2: past 2**30), so the hot path reads it only after a
+    # pause (Deadline).
+    global _off
+    if _off is None:
+        _off = _Y2K if time.gmtime(0)[0] == 2000 else 0
+    t = int(time.time()) + _off
     return t if t >= _SET else None
 
 
@@ -28,23 +32,47 @@ def rand(n):
 
 
 class Deadline:
-    # A moment `left` seconds after ticks `base`. Each look moves `base` forward by the
-    # whole seconds elapsed, so a year-long lifetime holds on a 2**30 ms ticks counter as
-    # long as it is looked at within every 2**29 ms (6.2 days; poll() asks far more often).
-    # Looks allocate nothing.
+    # A moment `left` seconds after ticks `base`, and at Unix second `end` once the RTC is
+    # set. A board's ticks_ms wraps every 2**30 ms (12.4 days), so after a pause (a weekly
+    # wake, a long sleep) ticks cannot tell how long it was; the wall clock can. Looks less
+    # than a second apart (the hot path) count ticks only and allocate nothing; a look after
+    # a longer pause asks the wall clock. While the RTC is unset, a pause of over half a
+    # ticks period (6.2 days) is lost: `lost` is set and the deadline counts as passed.
     def __init__(self, secs):
-        self.base = time.ticks_ms()
+        self.base = self.seen = time.ticks_ms()
         self.left = secs
+        self.lost = False
+        now = unix()
+        self.end = None if now is None else now + secs
+
+    def expire(self):
+        # Passed now (the API said 401). In place: allocates nothing.
+        self.left = 0
+        self.end = None
 
     def remaining(self):
-        e = time.ticks_diff(time.ticks_ms(), self.base)
+        t = time.ticks_ms()
+        gap = time.ticks_diff(t, self.seen)
+        self.seen = t
+        if gap < 0 or gap >= _MS:  # a pause: ticks may have wrapped during it
+            now = unix()
+            if now is not None and self.end is not None:
+                self.base = t
+                self.left = self.end - now
+                return self.left
+        else:
+            now = None
+        e = time.ticks_diff(t, self.base)
         if e < 0:
-            # Unobserved for over half a ticks period: the elapsed time is lost, so
-            # count the deadline as passed (the safe side is an early renewal).
-            self.base = time.ticks_ms()
+            # Unobserved for over half a ticks period with no wall clock: the elapsed time
+            # is lost; the safe side is an early renewal.
+            self.base = t
             self.left = 0
+            self.lost = True
         elif e >= _MS:
             s = e // _MS
             self.left -= s
             self.base = time.ticks_add(self.base, s * _MS)
+        if now is not None:  # the RTC was set since this deadline began: anchor it
+            self.end = now + self.left
         return self.left

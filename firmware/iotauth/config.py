@@ -5,9 +5,10 @@ import hashlib
 import json
 import os
 
-from . import Config
+from . import Config, once
 from . import ConfigError
-from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESETS, STR, TYPES
+from .url import split
+from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESET_NEEDS, PRESETS, STR, TYPES
 
 
 def load(path):
@@ -54,6 +55,9 @@ def parse(raw, path="auth.json"):
     for k in NEEDS[grant]:
         if not d.get(k):
             fail(k, "is required for grant " + grant)
+    for k in PRESET_NEEDS.get(preset or "", ()):
+        if not d.get(k):
+            fail(k, "is required by preset %s" % preset)
     for k, v in d.items():
         if v is None:
             fail(k, "is required by preset %s" % preset)
@@ -71,12 +75,9 @@ def parse(raw, path="auth.json"):
                     fail("realm", "is required to fill the token_url of preset %s" % preset)
                 d[k] = url = url.replace("{realm}", d["realm"])
             d[k + "_parts"] = _check_url(url, k, d, fail)
-    ca = d.get("ca")
-    if ca:
-        try:
-            os.stat(ca)
-        except OSError:
-            fail("ca", "names a file that cannot be read")
+    for k in ("ca", "api_ca"):
+        if d.get(k):
+            _check_ca(d[k], k, fail)
     c = Config()
     for k in TYPES:
         setattr(c, k, d.get(k))
@@ -94,7 +95,24 @@ def _identity(c):
     for v in (c.grant, c.token_url, c.client_id, c.username, c.scope, c.audience, c.refresh_token):
         h.update((v or "").encode())
         h.update(b"\n")
+    if c.resource:  # hashed only when set, so existing states keep their identity
+        h.update(c.resource.encode())
     return binascii.hexlify(h.digest()[:8]).decode()
+
+
+def _check_ca(path, k, fail):
+    # The CA must hold certificates now: found out at the first renewal, a wrong file would
+    # look like a broken server and be retried for ever.
+    try:
+        os.stat(path)
+    except OSError:
+        fail(k, "names a file that cannot be read")
+    try:
+        once("tls").read(path)
+    except (ValueError, IndexError):
+        fail(k, "names a file that holds no certificate (DER, or PEM with BEGIN CERTIFICATE)")
+    except OSError:
+        fail(k, "names a file that cannot be read")
 
 
 def _check_url(url, k, d, fail):
@@ -110,27 +128,3 @@ def _check_url(url, k, d, fail):
         return split(url)
     except ValueError:
         fail(k, "must be an https:// or http:// URL with a host")
-
-
-def split(url):
-    # "https://host:port/path" -> (tls, host, port, path, Host header); ValueError if not
-    # http(s).
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in ("http", "https"):
-        raise ValueError("scheme")
-    host, _, path = rest.partition("/")
-    tls = scheme == "https"
-    port = 443 if tls else 80
-    if host.startswith("["):  # [::1]:8443
-        host, _, p = host[1:].partition("]")
-        p = p[1:]
-    else:
-        host, _, p = host.partition(":")
-    if p:
-        port = int(p)
-    if not host or not 0 < port < 65536:
-        raise ValueError("host")
-    hdr = "[%s]" % host if ":" in host else host
-    if port != (443 if tls else 80):
-        hdr += ":%d" % port
-    return tls, host, port, ("/" + path).encode(), hdr

@@ -3,7 +3,8 @@
 # server asks. Loaded only for grant device_code. MIT licence.
 from . import clock, failure  # failure stays while polling: every pending poll needs it
 from . import CredentialsError, TransientError
-from .grant import parse, post
+from .grant import post
+from .jsonscan import parse
 from .renew import fetch
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"

@@ -3,7 +3,7 @@
 import binascii
 
 from . import clock
-from .grant import parse
+from .jsonscan import parse
 
 
 def jwt_exp(tok):

@@ -1,16 +1,8 @@
-# iotauth failure: what went wrong, in words the caller can act on, and how long to wait
-# before asking again. Loaded after a failure only, then let go. MIT licence.
-from micropython import const
-
-from . import clock, once
+# iotauth failure: what a refused answer means, in words the caller can act on, with no
+# secret in them. Loaded after a refused answer only, then let go. MIT licence.
+from . import once
 from . import CredentialsError, TransientError
-from .grant import parse
-
-_WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure
-_WAIT_CAP = const(600)
-_REFUSED = const(60)  # first back-off after the server refused the credentials
-_REFUSED_CAP = const(3600)
-_RETRY_CAP = const(86400)  # a server's Retry-After is honoured up to a day
+from .jsonscan import parse
 
 
 def refused(status, head, body, agent, what="token endpoint"):
@@ -20,8 +12,9 @@ def refused(status, head, body, agent, what="token endpoint"):
     if o is not None:
         err = o.get("error")
         desc = o.get("error_description")
-        err = scrub(agent, err[:64]) if type(err) is str else None
-        desc = scrub(agent, desc[:200]) if type(desc) is str else None
+        # Masked before cut: a secret straddling the cut would leave its first characters.
+        err = scrub(agent, err)[:64] if type(err) is str else None
+        desc = scrub(agent, desc)[:200] if type(desc) is str else None
     if status == 429 or status == 408 or status >= 500:
         wait = once("expiry").retry_after(_header(head, "retry-after")) or 0
         return TransientError("%s answered HTTP %d" % (what, status), wait)
@@ -42,11 +35,10 @@ def _header(head, name):
             if k.lower() == name:
                 return v
         return None
-    for line in str(head, "utf-8").split("\r\n"):
-        k, _, v = line.partition(":")
-        if k.strip().lower() == name:
-            return v.strip()
-    return None
+    from .http import value
+
+    head = bytes(head)  # a memoryview of the buffer: find() needs its bytes
+    return value(head, len(head), name.encode())
 
 
 def scrub(agent, s):
@@ -64,41 +56,3 @@ def scrub(agent, s):
         if v and len(v) >= 4 and v in s:
             s = s.replace(v, "***")
     return s
-
-
-def reason(e):
-    # OSError -> words. mbedtls errors are negative; timeouts differ per port.
-    a = e.args
-    code = a[0] if a and type(a[0]) is int else None
-    if type(e).__name__.startswith("SSL"):  # CPython's ssl errors
-        return "TLS error"
-    if code is None:
-        return "timed out" if "timed out" in str(e) else "network error (%s)" % type(e).__name__
-    if code < 0:
-        return "TLS error %d" % code
-    if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
-        return "timed out"
-    return "network error (errno %d)" % code
-
-
-def backoff(agent, e):
-    # Records failure e and sets how long the agent waits before asking again: exponential
-    # with jitter, at least the server's Retry-After; exactly the interval while a device
-    # authorization is pending.
-    agent.last_error = e
-    if getattr(e, "pending", False):
-        agent._wait = clock.Deadline(e.retry_after)
-        return
-    if agent._fails < 16:
-        agent._fails += 1
-    if isinstance(e, CredentialsError):
-        d = min(_REFUSED << (agent._fails - 1), _REFUSED_CAP)
-    else:
-        d = min(_WAIT << (agent._fails - 1), _WAIT_CAP)
-    d = d // 2 + clock.rand(d // 2 + 1)  # jitter: a fleet does not retry in step
-    hint = getattr(e, "retry_after", 0) or 0
-    if hint > d:
-        d = min(hint, _RETRY_CAP)
-    agent._wait = clock.Deadline(d)
-    if isinstance(e, TransientError):
-        e.retry_after = d

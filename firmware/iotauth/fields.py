@@ -29,6 +29,8 @@ TYPES = {
     "timeout": INT,
     "device_authorization_url": STR,
     "realm": STR,
+    "resource": STR,
+    "api_ca": STR,
 }
 
 DEFAULTS = {
@@ -57,6 +59,14 @@ NEEDS = {
     "password": ("token_url", "client_id", "username", "password"),
     "refresh_token": ("token_url", "refresh_token"),
     "device_code": ("token_url", "device_authorization_url", "client_id"),
+}
+
+# Fields a platform requires beyond what its grant does, from shared/platforms/*.txt:
+# myDevices asks for the client secret on every grant, refresh included.
+PRESET_NEEDS = {
+    "mydevices-admin": ("client_id", "client_secret"),
+    "mydevices-user": ("client_id", "client_secret"),
+    "modulariot": ("client_id", "client_secret"),
 }
 
 _CC = "client_credentials"

@@ -68,10 +68,15 @@ def request(cfg, grant, secret=None):
             _field(body, "client_id", cfg.client_id)
         if cfg.client_secret:
             _field(body, "client_secret", cfg.client_secret)
-    if cfg.scope:
-        _field(body, "scope", cfg.scope)
-    if cfg.audience:
-        _field(body, "audience", cfg.audience)
+    if grant != "refresh_token":
+        # A refresh asks for nothing new: the server may have granted less than asked (RFC
+        # 6749 3.3) and refuses a refresh asking for more (section 6).
+        if cfg.scope:
+            _field(body, "scope", cfg.scope)
+        if cfg.audience:
+            _field(body, "audience", cfg.audience)
+    if cfg.resource:  # RFC 8707: the API the token is for, on every token request
+        _field(body, "resource", cfg.resource)
     if type(body) is dict:
         return [json.dumps(body)], b"application/json", auth
     return body, b"application/x-www-form-urlencoded", auth
@@ -121,15 +126,3 @@ def post(agent, parts, grant, secret=None):
     pieces, ctype, auth = request(cfg, grant, secret)
     h = cfg.head if parts is cfg.token_url_parts else head(cfg, parts, ctype, auth)
     return send(agent, parts, h, pieces)
-
-
-def parse(body):
-    # The JSON object in body (a memoryview of the buffer), or None. Allocates: each field.
-    try:
-        try:
-            o = json.loads(body)
-        except TypeError:  # CPython (the host shim) reads bytes, not memoryviews
-            o = json.loads(bytes(body))
-    except (ValueError, MemoryError, RuntimeError):  # a hostile nesting: memory or depth
-        return None
-    return o if type(o) is dict else None

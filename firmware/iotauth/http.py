@@ -11,10 +11,12 @@ from . import once
 from . import TransientError
 
 _MAX = const(8192)  # largest request and response (head and body)
+_ERR_MAX = const(2048)  # an error answer is read this far: its error and error_description
 _STEP = const(512)  # the buffer grows in these, so tokens a few bytes longer fit as they are
+_NAP = const(5)  # ms between looks at a socket that has nothing to read yet
 buf = bytearray(_STEP)  # every request and response uses it; grows, never shrinks
 _mv = memoryview(buf)
-ctx = None  # (ca, SSLContext): the CA is parsed once, not at every renewal
+_ctx = {}  # CA path (None: unverified) -> SSLContext: each CA parsed once, not per request
 _dns = None  # (url parts, address) of the last endpoint: renewals skip DNS
 
 
@@ -43,76 +45,132 @@ def _put(b, n, data):
     return k
 
 
+def reason(e):
+    # OSError -> words. Negative codes are mbedtls's once connected (DNS failures are told
+    # apart where they happen); timeouts differ per port.
+    a = e.args
+    code = a[0] if a and type(a[0]) is int else None
+    if type(e).__name__.startswith("SSL"):  # CPython's ssl errors
+        return "TLS error"
+    if code is None:
+        return "timed out" if "timed out" in str(e) else "network error (%s)" % type(e).__name__
+    if code < 0:
+        return "TLS error %d" % code
+    if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
+        return "timed out"
+    return "network error (errno %d)" % code
+
+
+def connect(parts, timeout, ca):
+    # A connected socket to the URL's host, TLS verified against ca when https. Raises
+    # TransientError naming the step that failed: DNS, connection or TLS.
+    global _dns
+    tls, host, port, _, _ = parts  # unpacked, not sliced: no tuple allocated
+    d = _dns
+    if d is None or d[0] is not parts:
+        try:
+            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        except OSError as e:  # lwIP -2 on rp2, -202 on ESP32; gaierror on CPython
+            raise TransientError("cannot resolve %s (DNS error %s)" % (host, e.args[0]))
+        d = _dns = (parts, ai)
+    ai = d[1]
+    s = socket.socket(ai[0], socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            _dns = None  # the address may have moved: ask DNS again next time
+            raise TransientError(reason(e))
+        if tls:
+            c = _ctx.get(ca)
+            if c is None:
+                c = _ctx[ca] = once("tls").context(ca)
+            try:
+                s = c.wrap_socket(s, server_hostname=host)
+            except ValueError as e:  # MicroPython: certificate verification failed
+                raise TransientError("TLS error: " + str(e).strip())
+            except OSError as e:
+                raise TransientError("TLS error: " + reason(e))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
 def post(parts, head, body, timeout, ca):
     # One request; parts from config.split, head from grant.head, body a tuple of str or
     # bytes pieces. -> (status, head, body), memoryviews of the shared buffer. Raises
     # TransientError for every network, TLS or framing fault.
-    global _dns, ctx
-    tls, host, port, _, _ = parts  # unpacked, not sliced: no tuple allocated
     size = 0
     for p in body:
         size += len(p)
-    s = None
+    _room(len(head) + size + 16, 0)  # 16: the length's digits and CRLFs
+    b = buf
+    n = _put(b, 0, head)
+    n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
+    for p in body:
+        n = _put(b, n, p)
+    s = connect(parts, timeout, ca)
     try:
-        _room(len(head) + size + 16, 0)  # 16: the length's digits and CRLFs
-        b = buf
-        n = _put(b, 0, head)
-        n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
-        for p in body:
-            n = _put(b, n, p)
-        d = _dns
-        if d is None or d[0] is not parts:
-            d = _dns = (parts, socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0])
-        ai = d[1]
-        s = socket.socket(ai[0], socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(ai[-1])
-        except OSError:
-            _dns = None  # the address may have moved: ask DNS again next time
-            raise
-        if tls:
-            c = ctx
-            if c is None or c[0] != ca:
-                c = ctx = (ca, once("tls").context(ca))
-            try:
-                s = c[1].wrap_socket(s, server_hostname=host)
-            except ValueError as e:  # MicroPython: certificate verification failed
-                raise TransientError("TLS error: " + str(e).strip())
         if hasattr(s, "write"):
             s.write(_mv[:n])
         else:
             s.sendall(_mv[:n])
         return _response(s, timeout)
     except OSError as e:
-        raise TransientError(once("failure").reason(e))
+        raise TransientError(reason(e))
     except (ValueError, IndexError):
         raise TransientError("malformed HTTP response")
     finally:
-        if s is not None:
-            s.close()
+        s.close()
+
+
+def reader(s):
+    # -> read(memoryview) for socket s: bytes read, 0 at close, None while nothing has come.
+    # A blocking MicroPython socket's readinto waits until the whole slice is full or the
+    # peer closes, so it is made non-blocking here (CPython's recv_into returns what came).
+    if hasattr(s, "readinto"):
+        s.setblocking(False)
+        return s.readinto
+    return s.recv_into
+
+
+def wait(start, timeout):
+    # Between reads with nothing to read: holds the bound of twice timeout on the answer.
+    late(start, timeout)
+    time.sleep_ms(_NAP)
+
+
+def late(start, timeout):
+    # The bound on a whole answer, however it trickles in: twice timeout.
+    if time.ticks_diff(time.ticks_ms(), start) > timeout * 2000:
+        raise TransientError("timed out: no complete answer in %d s" % (timeout * 2))
 
 
 def _response(s, timeout):
-    # Reads the response into the buffer until Content-Length or the server closes. Only a
-    # 2xx answer grows the buffer: of an error's body, what fits is enough.
-    rd = s.readinto if hasattr(s, "readinto") else s.recv_into
+    # Reads the response into the buffer until Content-Length or the server closes. A 2xx
+    # answer grows the buffer to fit (up to _MAX); an error answer is read up to _ERR_MAX
+    # (or what the buffer holds), enough for its error fields.
+    rd = reader(s)
     start = time.ticks_ms()
     b = buf
     mv = _mv
     n = 0
     h = end = -1
-    grow = True
+    cap = _MAX
+    err = False  # an error answer (not 2xx), once the head says so
     while end < 0 or n < end:
         if n == len(b):  # full, the end unknown: head not over, or a body read to close
-            if not grow:
-                break
+            if err and n >= cap:
+                break  # an error's body read to close: what fits is enough
             _room(n + _STEP, n)
             b = buf
             mv = _mv
-        if time.ticks_diff(time.ticks_ms(), start) > timeout * 2000:
-            raise TransientError("response too slow")
-        got = rd(mv[n:])
+        got = rd(mv[n:] if end < 0 else mv[n:end])
+        if got is None:
+            wait(start, timeout)
+            continue
         if not got:
             break
         n += got
@@ -120,28 +178,66 @@ def _response(s, timeout):
             h = b.find(b"\r\n\r\n", 0, n)
             if h >= 0:
                 h += 4
-                grow = b[9] == 0x32  # status 2xx
-                i = b.find(b"\r\nContent-Length:", 0, h)
-                if i < 0:
-                    i = b.find(b"\r\ncontent-length:", 0, h)
+                err = b[9] != 0x32  # not 2xx
+                if err:
+                    cap = max(len(b), _ERR_MAX)
+                i = find(b, h, b"content-length")
                 if i >= 0:
-                    end = h + _num(b, i + 17)
-                    if grow:
-                        _room(end, n)
-                        b = buf
-                        mv = _mv
-                    elif end > len(b):
-                        end = len(b)
+                    end = h + _num(b, i)
+                    if err and end > cap:
+                        end = cap  # an error's body: what fits is enough
+                    _room(end, n)
+                    b = buf
+                    mv = _mv
                 # else: the body ends at close
+        late(start, timeout)
     if h < 0 or b[:5] != b"HTTP/":
         raise ValueError("not HTTP")
     if end < 0:
         end = n
     elif n < end:
         raise ValueError("truncated body")
-    if b.find(b"chunked", 0, h) > 0:  # a server that chunks even for HTTP/1.0
+    if chunked(b, h):  # a server that chunks even for HTTP/1.0
         end = once("chunked").decode(mv, h, end)
     return _num(b, 9), mv[:h], mv[h:end]
+
+
+def find(b, h, name):
+    # Where the value of header `name` (lower-case bytes) starts in the head b[:h], or -1.
+    # Names match case-insensitively (RFC 9110 5.1), in place.
+    n = len(name)
+    i = b.find(b"\r\n", 0, h)
+    while 0 <= i < h - n - 3:
+        i += 2
+        k = 0
+        while k < n:
+            c = b[i + k]
+            if 0x41 <= c <= 0x5A:
+                c += 0x20
+            if c != name[k]:
+                break
+            k += 1
+        if k == n and b[i + n] == 0x3A:
+            return i + n + 1
+        i = b.find(b"\r\n", i, h)
+    return -1
+
+
+def value(b, h, name):
+    # The value of header `name` as a str, None when absent or not text. Allocates: rare.
+    i = find(b, h, name)
+    if i < 0:
+        return None
+    try:
+        return str(bytes(b[i : b.find(b"\r\n", i, h)]), "utf-8").strip()
+    except ValueError:  # UnicodeError: a header value that is not UTF-8
+        return None
+
+
+def chunked(b, h):
+    # Whether Transfer-Encoding ends in chunked (RFC 9112 6.1), any case.
+    v = value(b, h, b"transfer-encoding")
+    return v is not None and v.lower().split(",")[-1].strip() == "chunked"
 
 
 def _num(b, i):

@@ -32,8 +32,10 @@ class Token:
         return d is None or d.remaining() > 0
 
     def can_refresh(self):
+        # Worth sending unless known to have run out: where a long pause lost the ticks,
+        # the server decides (a rotated token is still the freshest one held).
         d = self.rexpiry
-        return self.refresh is not None and (d is None or d.remaining() > 0)
+        return self.refresh is not None and (d is None or d.remaining() > 0 or d.lost)
 
 
 def life(v):

@@ -6,6 +6,7 @@ from micropython import const
 from . import TransientError
 
 _SIZE = const(8192)  # as the builtin client's bound
+_REDIRECT = "iotauth: redirect refused"
 
 
 def module():
@@ -16,19 +17,17 @@ def module():
     return requests
 
 
-def request(agent, method, url, kw):
-    # Agent.request: the call with the auth header added; on 401 renews once and retries.
-    h = kw.pop("headers", None)
-    h = dict(h) if h else {}
-    h.update(agent.headers())
-    rq = module()
-    r = rq.request(method, url, headers=h, **kw)
-    if r.status_code == 401 and agent._cfg.grant != "static":
-        r.close()
-        agent.invalidate()
-        h.update(agent.headers())
-        r = rq.request(method, url, headers=h, **kw)
-    return r
+def _headers(line, d):
+    # requests' parse_headers hook, called for each header line before requests acts on
+    # it. A token request carries secrets, and requests follows every redirect with its
+    # body and headers (a 307 re-posts the client secret): a Location stops it here.
+    k, _, v = line.partition(b":")
+    if k.strip().lower() == b"location":
+        raise OSError(_REDIRECT)  # requests closes its socket and re-raises
+    try:
+        d[str(k, "utf-8").strip()] = str(v, "utf-8").strip()
+    except ValueError:  # not UTF-8: raised here, requests would not close its socket
+        pass
 
 
 def post(parts, head, body, timeout, ca):
@@ -38,8 +37,10 @@ def post(parts, head, body, timeout, ca):
     url = ("https://" if tls else "http://") + hosthdr + str(path, "utf-8")
     body = b"".join([p if type(p) is bytes else bytes(p, "utf-8") for p in body])
     try:
-        r = module().post(url, data=body, headers=head, timeout=timeout)
-    except OSError:
+        r = module().post(url, data=body, headers=head, timeout=timeout, parse_headers=_headers)
+    except OSError as e:
+        if e.args and e.args[0] == _REDIRECT:
+            raise TransientError("token endpoint redirected, not followed")
         raise TransientError("network error")
     except (ValueError, IndexError):
         raise TransientError("malformed HTTP response")

@@ -1,8 +1,12 @@
 # Stand-in for a board's network module on the unix port (the virtual board): a station
-# interface that connects at once. Only what netup.py uses.
+# interface that connects at once, or refuses the first MP_SHIM_WIFI_REFUSE connects (an
+# access point out of reach). Only what netup.py uses.
+import os
+
 STA_IF = 0
 AP_IF = 1
 log = []
+_refuse = [int(os.getenv("MP_SHIM_WIFI_REFUSE") or 0)]
 
 
 class WLAN:
@@ -20,6 +24,9 @@ class WLAN:
 
     def connect(self, ssid, password):
         log.append(("connect", ssid))
+        if _refuse[0] > 0:
+            _refuse[0] -= 1
+            return
         self._ssid = ssid
 
     def disconnect(self):

@@ -3,7 +3,8 @@
 Same call shape and response attributes as the board's module: ``request(method, url,
 data=None, json=None, headers=None, timeout=None, ...)`` returning an object with
 ``status_code``, ``reason``, ``headers``, ``content``, ``text``, ``json()`` and ``close()``.
-Like micropython-lib it does not verify TLS certificates.
+Like micropython-lib it does not verify TLS certificates and follows redirects (a 307 with
+its body and headers).
 """
 
 import http.client
@@ -64,8 +65,24 @@ def request(
     try:
         conn.request(method, path, body=data, headers=headers)
         r = conn.getresponse()
+        redirect = None
+        resp_d = {}
+        for k, v in r.getheaders():
+            # As micropython-lib: a Location on a redirect is followed; each header line
+            # goes to the parse_headers hook, which may raise.
+            if k == "Location" and r.status in (301, 302, 303, 307, 308):
+                redirect = v
+            if callable(parse_headers):
+                parse_headers(f"{k}: {v}\r\n".encode("latin-1"), resp_d)
+            elif parse_headers:
+                resp_d[k] = v
+        if redirect:
+            headers.pop("Host", None)
+            if r.status in (301, 302, 303):
+                return request("GET", redirect, None, None, headers, stream)
+            return request(method, redirect, data, None, headers, stream)
         content = r.read()
-        return Response(r.status, r.reason, dict(r.getheaders()), content)
+        return Response(r.status, r.reason, resp_d, content)
     except http.client.HTTPException as e:  # the board's module raises OSError
         raise OSError(str(e)) from e
     finally:
