@@ -107,6 +107,7 @@ def test_deploy_refuses_bad_input(tmp_path, board):
 
 def test_deploy_puts_the_ca_beside_auth_json(board, tls_server, certs, tmp_path):
     cfg = config("devensoft", tls_server, certs)  # ca: an absolute path on the laptop
+    cfg["api_ca"] = str(certs.ca_der)  # request()'s CA, copied the same way
     cfg_path = tmp_path / "auth.json"
     cfg_path.write_text(json.dumps(cfg))
     r = make_deploy(board.port, "rpi_pico_w", cfg_path)
@@ -116,6 +117,8 @@ def test_deploy_puts_the_ca_beside_auth_json(board, tls_server, certs, tmp_path)
     assert (
         on_board["ca"] == "ca.pem" and (flash / "ca.pem").read_bytes() == certs.ca_pem.read_bytes()
     )
+    assert on_board["api_ca"] == "ca.der"
+    assert (flash / "ca.der").read_bytes() == certs.ca_der.read_bytes()
     out = mpremote(
         board.port, "resume", "exec", "import iotauth\nprint(len(iotauth.load().token()) > 100)"
     )

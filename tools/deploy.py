@@ -23,9 +23,10 @@ class ToolError(Exception):
     pass
 
 
-def board_config(path: Path, tmp: Path) -> tuple[Path, Path | None]:
+def board_config(path: Path, tmp: Path) -> tuple[Path, list[Path]]:
     """Checks auth.json with the agent's own rules; returns the file to put on the board
-    (its ``ca`` pointing at the flash root, where the CA file goes) and the CA file."""
+    (its ``ca`` and ``api_ca`` pointing at the flash root, where the CA files go) and the CA
+    files."""
     from tools.provision import ToolError as ProvisionError
     from tools.provision import load_json, validate
 
@@ -34,15 +35,22 @@ def board_config(path: Path, tmp: Path) -> tuple[Path, Path | None]:
         validate(cfg, path.name, path.parent)
     except ProvisionError as e:
         raise ToolError(str(e)) from None
-    ca = cfg.get("ca")
-    if not ca:
-        return path, None
-    ca_path = Path(ca) if Path(ca).is_absolute() else path.parent / ca
-    if Path(ca).name != ca:
-        cfg["ca"] = Path(ca).name  # on the board the CA sits beside auth.json
+    cas: list[Path] = []
+    moved = False
+    for field in ("ca", "api_ca"):
+        ca = cfg.get(field)
+        if not ca:
+            continue
+        ca_path = Path(ca) if Path(ca).is_absolute() else path.parent / ca
+        if ca_path not in cas:
+            cas.append(ca_path)
+        if Path(ca).name != ca:
+            cfg[field] = Path(ca).name  # on the board the CA sits beside auth.json
+            moved = True
+    if moved:
         path = tmp / "auth.json"
         path.write_text(json.dumps(cfg))
-    return path, ca_path
+    return path, cas
 
 
 def plan(
@@ -64,10 +72,9 @@ def plan(
             raise ToolError(f"{wifi}: no such Wi-Fi settings file")
         files.append((wifi, ":wifi.json"))
     if config is not None:
-        on_board, ca = board_config(config, tmp)
+        on_board, cas = board_config(config, tmp)
         files.append((on_board, ":auth.json"))
-        if ca is not None:
-            files.append((ca, ":" + ca.name))
+        files += [(ca, ":" + ca.name) for ca in cas]
     return files
 
 

@@ -116,8 +116,9 @@ def validate(cfg: dict, name: str, base: Path) -> Any:
     """Checks cfg with the agent's own rules; returns the firmware's Config object."""
     cm = firmware_config()
     check = dict(cfg)
-    if check.get("ca") and not Path(check["ca"]).is_absolute():
-        check["ca"] = str(base / check["ca"])
+    for field in ("ca", "api_ca"):
+        if check.get(field) and not Path(check[field]).is_absolute():
+            check[field] = str(base / check[field])
     try:
         return cm.parse(check, name)
     except cm.ConfigError as e:
