@@ -8,10 +8,11 @@ import time
 from micropython import const
 
 from . import ConfigError, TransientError
-from .http import connect, reader, wait
+from .http import connect, late, reader
 from .url import split
 
 _HEAD_MAX = const(8192)
+_NAP = const(5)  # ms between looks at a socket that has nothing to read yet
 
 
 class Response:
@@ -117,13 +118,14 @@ def _response(s, timeout):
     n = 0
     h = -1
     while h < 0:
+        late(start, timeout)
         if n == len(b):
             if n >= _HEAD_MAX:
                 raise OSError("API response head too large")
             b.extend(bytes(len(b)))
         got = rd(memoryview(b)[n:])
         if got is None:
-            wait(start, timeout)
+            time.sleep_ms(_NAP)
             continue
         if not got:
             break
@@ -161,9 +163,10 @@ def _response(s, timeout):
             body.extend(bytes(size - k))
             mv = memoryview(body)
             while k < size:
+                late(start, timeout)
                 got = rd(mv[k:])
                 if got is None:
-                    wait(start, timeout)
+                    time.sleep_ms(_NAP)
                     continue
                 if not got:
                     raise OSError("truncated API response")
@@ -171,17 +174,20 @@ def _response(s, timeout):
     else:
         chunk = bytearray(512)
         while True:
+            late(start, timeout)
             got = rd(chunk)
             if got is None:
-                wait(start, timeout)
+                time.sleep_ms(_NAP)
                 continue
             if not got:
                 break
             body.extend(memoryview(chunk)[:got])
     for k in hdrs:
-        if k.lower() == "transfer-encoding" and "chunked" in hdrs[k].lower():
-            from .chunked import decode
+        if k.lower() == "transfer-encoding":
+            from .chunked import decode, named
 
+            if not named(hdrs[k]):
+                continue
             try:
                 body = body[: decode(memoryview(body), 0, len(body))]
             except ValueError:

@@ -7,11 +7,11 @@ def _size(mv, r, k):
     # anything else (a sign, a space, nothing).
     v = -1
     while r < k and mv[r] != 0x3B:
-        c = mv[r] | 0x20  # lower case for a-f; digits keep their value
+        c = mv[r]
         if 0x30 <= c <= 0x39:
             c -= 0x30
-        elif 0x61 <= c <= 0x66:
-            c -= 0x57
+        elif 0x61 <= c | 0x20 <= 0x66:  # a-f in either case
+            c = (c | 0x20) - 0x57
         else:
             raise ValueError("chunk size")
         v = (0 if v < 0 else v * 16) + c
@@ -19,6 +19,16 @@ def _size(mv, r, k):
     if v < 0:
         raise ValueError("chunk size")
     return v
+
+
+def named(v):
+    # Whether a Transfer-Encoding value (str) ends in "chunked" (RFC 9112 6.1), any case.
+    return v.lower().split(",")[-1].strip() == "chunked"
+
+
+def value(b, i):
+    # The header value at b[i] (from http.find) as a str.
+    return str(bytes(b[i : b.find(b"\r\n", i)]), "utf-8")
 
 
 def decode(mv, s, e):

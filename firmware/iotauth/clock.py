@@ -34,12 +34,12 @@ def rand(n):
 class Deadline:
     # A moment `left` seconds after ticks `base`, and at Unix second `end` once the RTC is
     # set. A board's ticks_ms wraps every 2**30 ms (12.4 days), so after a pause (a weekly
-    # wake, a long sleep) ticks cannot tell how long it was; the wall clock can. Looks less
-    # than a second apart (the hot path) count ticks only and allocate nothing; a look after
-    # a longer pause asks the wall clock. While the RTC is unset, a pause of over half a
+    # wake, a long sleep) ticks cannot tell how long it was; the wall clock can. Looks at
+    # most two seconds apart (the hot path) count ticks and allocate nothing; a look after a
+    # longer pause asks the wall clock. While the RTC is unset, a pause of over half a
     # ticks period (6.2 days) is lost: `lost` is set and the deadline counts as passed.
     def __init__(self, secs):
-        self.base = self.seen = time.ticks_ms()
+        self.base = time.ticks_ms()
         self.left = secs
         self.lost = False
         now = unix()
@@ -52,24 +52,24 @@ class Deadline:
 
     def remaining(self):
         t = time.ticks_ms()
-        gap = time.ticks_diff(t, self.seen)
-        self.seen = t
-        if gap < 0 or gap >= _MS:  # a pause: ticks may have wrapped during it
-            now = unix()
-            if now is not None and self.end is not None:
-                self.base = t
-                self.left = self.end - now
-                return self.left
-        else:
-            now = None
         e = time.ticks_diff(t, self.base)
+        if 0 <= e < 2 * _MS:  # looked at a moment ago: base trails ticks by under a second
+            if e >= _MS:
+                self.left -= 1
+                self.base = time.ticks_add(self.base, _MS)
+            return self.left
+        now = unix()  # a pause: ticks may have wrapped during it
+        if now is not None and self.end is not None:
+            self.base = t
+            self.left = self.end - now
+            return self.left
         if e < 0:
             # Unobserved for over half a ticks period with no wall clock: the elapsed time
             # is lost; the safe side is an early renewal.
             self.base = t
             self.left = 0
             self.lost = True
-        elif e >= _MS:
+        else:
             s = e // _MS
             self.left -= s
             self.base = time.ticks_add(self.base, s * _MS)

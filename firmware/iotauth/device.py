@@ -4,10 +4,18 @@
 from . import clock, failure  # failure stays while polling: every pending poll needs it
 from . import CredentialsError, TransientError
 from .grant import post
-from .jsonscan import parse
+from .jsonscan import scan
 from .renew import fetch
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+_KEYS = (
+    b"device_code",
+    b"user_code",
+    b"verification_uri",
+    b"verification_uri_complete",
+    b"interval",
+    b"expires_in",
+)
 
 
 def show(uri, code, complete):
@@ -48,12 +56,13 @@ def step(agent):
         status, head, body = post(agent, cfg.device_authorization_url_parts, None)
         if status != 200:
             raise failure.refused(status, head, body, agent, "device authorization endpoint")
-        o = parse(body) or {}
-        code, user, uri = o.get("device_code"), o.get("user_code"), o.get("verification_uri")
+        try:
+            code, user, uri, full, every, life = scan(body, _KEYS, [None] * 6)
+        except (ValueError, TypeError, IndexError):
+            code = user = uri = full = every = life = None
         if type(code) is not str or type(user) is not str or type(uri) is not str:
             raise TransientError("device authorization answer lacks device_code or user_code")
-        full = o.get("verification_uri_complete")
-        agent._flow = f = Flow(code, _int(o.get("interval"), 5), _int(o.get("expires_in"), 600))
+        agent._flow = f = Flow(code, _int(every, 5), _int(life, 600))
         (agent.on_code or show)(uri, user, full if type(full) is str else None)
         raise _pending("waiting for the user to approve the device", f.interval)
     try:

@@ -3,7 +3,7 @@
 import binascii
 
 from . import clock
-from .jsonscan import parse
+from .jsonscan import scan
 
 
 def jwt_exp(tok):
@@ -14,10 +14,9 @@ def jwt_exp(tok):
     s = p[1].replace("-", "+").replace("_", "/")
     s += "=" * (-len(s) % 4)
     try:
-        o = parse(binascii.a2b_base64(s))
-    except ValueError:
+        exp = scan(binascii.a2b_base64(s), (b"exp",), [None])[0]
+    except (ValueError, TypeError, IndexError):
         return None
-    exp = o and o.get("exp")
     return exp if type(exp) is int else None
 
 

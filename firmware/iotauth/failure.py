@@ -1,20 +1,21 @@
-# iotauth failure: what a refused answer means, in words the caller can act on, with no
-# secret in them. Loaded after a refused answer only, then let go. MIT licence.
+# iotauth failure: what a refused answer or a network error means, in words the caller can
+# act on, with no secret in them. Loaded after a failure only, then let go. MIT licence.
 from . import once
 from . import CredentialsError, TransientError
-from .jsonscan import parse
+from .jsonscan import scan
+
+_KEYS = (b"error", b"error_description")
 
 
 def refused(status, head, body, agent, what="token endpoint"):
     # -> the error a non-2xx answer of the token (or device authorization) endpoint means.
-    o = parse(body)
-    err = desc = None
-    if o is not None:
-        err = o.get("error")
-        desc = o.get("error_description")
-        # Masked before cut: a secret straddling the cut would leave its first characters.
-        err = scrub(agent, err)[:64] if type(err) is str else None
-        desc = scrub(agent, desc)[:200] if type(desc) is str else None
+    try:
+        err, desc = scan(body, _KEYS, [None, None])  # picked in place, as a token is
+    except (ValueError, TypeError, IndexError):  # not a JSON object: an HTML page, say
+        err = desc = None
+    # Masked before cut: a secret straddling the cut would leave its first characters.
+    err = scrub(agent, err)[:64] if type(err) is str else None
+    desc = scrub(agent, desc)[:200] if type(desc) is str else None
     if status == 429 or status == 408 or status >= 500:
         wait = once("expiry").retry_after(_header(head, "retry-after")) or 0
         return TransientError("%s answered HTTP %d" % (what, status), wait)
@@ -35,10 +36,16 @@ def _header(head, name):
             if k.lower() == name:
                 return v
         return None
-    from .http import value
+    from .http import find
 
     head = bytes(head)  # a memoryview of the buffer: find() needs its bytes
-    return value(head, len(head), name.encode())
+    i = find(head, len(head), name.encode())
+    if i < 0:
+        return None
+    try:
+        return str(head[i : head.find(b"\r\n", i)], "utf-8").strip()
+    except ValueError:  # UnicodeError: a header value that is not UTF-8
+        return None
 
 
 def scrub(agent, s):
@@ -56,3 +63,19 @@ def scrub(agent, s):
         if v and len(v) >= 4 and v in s:
             s = s.replace(v, "***")
     return s
+
+
+def reason(e):
+    # OSError -> words. Negative codes are mbedtls's once connected (DNS failures are told
+    # apart where they happen); timeouts differ per port.
+    a = e.args
+    code = a[0] if a and type(a[0]) is int else None
+    if type(e).__name__.startswith("SSL"):  # CPython's ssl errors
+        return "TLS error"
+    if code is None:
+        return "timed out" if "timed out" in str(e) else "network error (%s)" % type(e).__name__
+    if code < 0:
+        return "TLS error %d" % code
+    if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
+        return "timed out"
+    return "network error (errno %d)" % code

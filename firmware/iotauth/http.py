@@ -45,22 +45,6 @@ def _put(b, n, data):
     return k
 
 
-def reason(e):
-    # OSError -> words. Negative codes are mbedtls's once connected (DNS failures are told
-    # apart where they happen); timeouts differ per port.
-    a = e.args
-    code = a[0] if a and type(a[0]) is int else None
-    if type(e).__name__.startswith("SSL"):  # CPython's ssl errors
-        return "TLS error"
-    if code is None:
-        return "timed out" if "timed out" in str(e) else "network error (%s)" % type(e).__name__
-    if code < 0:
-        return "TLS error %d" % code
-    if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
-        return "timed out"
-    return "network error (errno %d)" % code
-
-
 def connect(parts, timeout, ca):
     # A connected socket to the URL's host, TLS verified against ca when https. Raises
     # TransientError naming the step that failed: DNS, connection or TLS.
@@ -79,9 +63,9 @@ def connect(parts, timeout, ca):
         s.settimeout(timeout)
         try:
             s.connect(ai[-1])
-        except OSError as e:
+        except OSError:
             _dns = None  # the address may have moved: ask DNS again next time
-            raise TransientError(reason(e))
+            raise
         if tls:
             c = _ctx.get(ca)
             if c is None:
@@ -90,8 +74,9 @@ def connect(parts, timeout, ca):
                 s = c.wrap_socket(s, server_hostname=host)
             except ValueError as e:  # MicroPython: certificate verification failed
                 raise TransientError("TLS error: " + str(e).strip())
-            except OSError as e:
-                raise TransientError("TLS error: " + reason(e))
+    except OSError as e:
+        s.close()
+        raise TransientError(once("failure").reason(e))
     except BaseException:
         s.close()
         raise
@@ -119,7 +104,7 @@ def post(parts, head, body, timeout, ca):
             s.sendall(_mv[:n])
         return _response(s, timeout)
     except OSError as e:
-        raise TransientError(reason(e))
+        raise TransientError(once("failure").reason(e))
     except (ValueError, IndexError):
         raise TransientError("malformed HTTP response")
     finally:
@@ -134,12 +119,6 @@ def reader(s):
         s.setblocking(False)
         return s.readinto
     return s.recv_into
-
-
-def wait(start, timeout):
-    # Between reads with nothing to read: holds the bound of twice timeout on the answer.
-    late(start, timeout)
-    time.sleep_ms(_NAP)
 
 
 def late(start, timeout):
@@ -161,6 +140,7 @@ def _response(s, timeout):
     cap = _MAX
     err = False  # an error answer (not 2xx), once the head says so
     while end < 0 or n < end:
+        late(start, timeout)
         if n == len(b):  # full, the end unknown: head not over, or a body read to close
             if err and n >= cap:
                 break  # an error's body read to close: what fits is enough
@@ -168,8 +148,8 @@ def _response(s, timeout):
             b = buf
             mv = _mv
         got = rd(mv[n:] if end < 0 else mv[n:end])
-        if got is None:
-            wait(start, timeout)
+        if got is None:  # nothing has come yet
+            time.sleep_ms(_NAP)
             continue
         if not got:
             break
@@ -190,15 +170,17 @@ def _response(s, timeout):
                     b = buf
                     mv = _mv
                 # else: the body ends at close
-        late(start, timeout)
     if h < 0 or b[:5] != b"HTTP/":
         raise ValueError("not HTTP")
     if end < 0:
         end = n
     elif n < end:
         raise ValueError("truncated body")
-    if chunked(b, h):  # a server that chunks even for HTTP/1.0
-        end = once("chunked").decode(mv, h, end)
+    i = find(b, h, b"transfer-encoding")
+    if i >= 0:  # a server that chunks even for HTTP/1.0
+        c = once("chunked")
+        if c.named(c.value(b, i)):
+            end = c.decode(mv, h, end)
     return _num(b, 9), mv[:h], mv[h:end]
 
 
@@ -221,23 +203,6 @@ def find(b, h, name):
             return i + n + 1
         i = b.find(b"\r\n", i, h)
     return -1
-
-
-def value(b, h, name):
-    # The value of header `name` as a str, None when absent or not text. Allocates: rare.
-    i = find(b, h, name)
-    if i < 0:
-        return None
-    try:
-        return str(bytes(b[i : b.find(b"\r\n", i, h)]), "utf-8").strip()
-    except ValueError:  # UnicodeError: a header value that is not UTF-8
-        return None
-
-
-def chunked(b, h):
-    # Whether Transfer-Encoding ends in chunked (RFC 9112 6.1), any case.
-    v = value(b, h, b"transfer-encoding")
-    return v is not None and v.lower().split(",")[-1].strip() == "chunked"
 
 
 def _num(b, i):

@@ -131,16 +131,3 @@ def scan(b, keys, out):
         if b[i] != _COMMA:
             raise ValueError("bad object")
         i = _ws(b, i + 1, n)
-
-
-def parse(body):
-    # The whole JSON object in body (a memoryview of the buffer), or None: for the rare
-    # answers the scanner is not for (errors, the device grant). Allocates: each field.
-    try:
-        try:
-            o = json.loads(body)
-        except TypeError:  # CPython (the host shim) reads bytes, not memoryviews
-            o = json.loads(bytes(body))
-    except (ValueError, MemoryError, RuntimeError):  # a hostile nesting: memory or depth
-        return None
-    return o if type(o) is dict else None
