@@ -6,7 +6,7 @@ import gc
 from micropython import const
 
 from . import clock, once
-from . import AuthError, CredentialsError, TransientError
+from . import AuthError, TransientError
 from .token import Token
 
 # Loaded on demand: store, renew, http, jsonscan (none for a static token), device,
@@ -15,11 +15,7 @@ from .token import Token
 # refused answer; expiry, tls, chunked.
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
-_WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure
-_WAIT_CAP = const(600)
-_REFUSED = const(60)  # first back-off after the server refused the credentials
-_REFUSED_CAP = const(3600)
-_RETRY_CAP = const(86400)  # a server's Retry-After is honoured up to a day
+_WAIT = const(4)  # back-off when even the failure code finds no heap (failure.py: the rest)
 
 
 class Agent:
@@ -34,6 +30,9 @@ class Agent:
         self._wall = None  # persisted expiries waiting for the RTC to be set
         self._store = None
         self._flow = None  # a pending device authorization (grant device_code)
+        # Made now for a renewal that meets a full heap: its error and its back-off.
+        self._oom = TransientError("out of memory during the renewal")
+        self._hold = clock.Deadline(0)
         if cfg.grant == "static":
             self._set(Token(cfg.token))
         else:
@@ -124,11 +123,23 @@ class Agent:
                 # A full heap is a passing state (the app's own data, fragmentation): wait
                 # and try again, like any transient failure.
                 gc.collect()
-                raise TransientError("out of memory during the renewal")
+                raise self._oom
             except (ValueError, IndexError, KeyError):  # UnicodeError is a ValueError
                 raise TransientError("unreadable answer from the token endpoint")
         except AuthError as e:
-            self._backoff(e)
+            try:
+                once("failure").backoff(self, e)
+            except MemoryError:
+                # No heap for that code: the shortest back-off, doubling, on objects made
+                # at boot, so that recording the failure allocates nothing.
+                self.last_error = e
+                if self._fails < 8:
+                    self._fails += 1
+                d = _WAIT << self._fails
+                self._wait = w = self._hold
+                w.restart(d)
+                if isinstance(e, TransientError):
+                    e.retry_after = d
             t = self._tok
             if t is not None and t.valid():
                 return
@@ -138,29 +149,6 @@ class Agent:
                 self._header()
         self._fails = 0
         self.last_error = None
-
-    def _backoff(self, e):
-        # Records failure e and sets how long the agent waits before asking again:
-        # exponential with jitter, at least the server's Retry-After; exactly the interval
-        # while a device authorization is pending. Here, not loaded after a failure: with the
-        # heap full, a failure must still be recorded.
-        self.last_error = e
-        if getattr(e, "pending", False):
-            self._wait = clock.Deadline(e.retry_after)
-            return
-        if self._fails < 16:
-            self._fails += 1
-        if isinstance(e, CredentialsError):
-            d = min(_REFUSED << (self._fails - 1), _REFUSED_CAP)
-        else:
-            d = min(_WAIT << (self._fails - 1), _WAIT_CAP)
-        d = d // 2 + clock.rand(d // 2 + 1)  # jitter: a fleet does not retry in step
-        hint = getattr(e, "retry_after", 0) or 0
-        if hint > d:
-            d = min(hint, _RETRY_CAP)
-        self._wait = clock.Deadline(d)
-        if isinstance(e, TransientError):
-            e.retry_after = d
 
     def _set(self, tok):
         self._tok = tok

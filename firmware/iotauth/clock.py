@@ -45,6 +45,14 @@ class Deadline:
         now = unix()
         self.end = None if now is None else now + secs
 
+    def restart(self, secs):
+        # Runs again, `secs` from now, on ticks alone: allocates nothing (a short back-off
+        # in a full heap).
+        self.base = time.ticks_ms()
+        self.left = secs
+        self.lost = False
+        self.end = None
+
     def expire(self):
         # Passed now (the API said 401). In place: allocates nothing.
         self.left = 0

@@ -1,8 +1,16 @@
 # iotauth failure: what a refused answer or a network error means, in words the caller can
 # act on, with no secret in them. Loaded after a failure only, then let go. MIT licence.
-from . import once
+from micropython import const
+
+from . import clock, once
 from . import CredentialsError, TransientError
 from .jsonscan import scan
+
+_WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure
+_WAIT_CAP = const(600)
+_REFUSED = const(60)  # first back-off after the server refused the credentials
+_REFUSED_CAP = const(3600)
+_RETRY_CAP = const(86400)  # a server's Retry-After is honoured up to a day
 
 _KEYS = (b"error", b"error_description")
 
@@ -79,3 +87,26 @@ def reason(e):
     if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
         return "timed out"
     return "network error (errno %d)" % code
+
+
+def backoff(agent, e):
+    # Records failure e and sets how long the agent waits before asking again: exponential
+    # with jitter, at least the server's Retry-After; exactly the interval while a device
+    # authorization is pending.
+    agent.last_error = e
+    if getattr(e, "pending", False):
+        agent._wait = clock.Deadline(e.retry_after)
+        return
+    if agent._fails < 16:
+        agent._fails += 1
+    if isinstance(e, CredentialsError):
+        d = min(_REFUSED << (agent._fails - 1), _REFUSED_CAP)
+    else:
+        d = min(_WAIT << (agent._fails - 1), _WAIT_CAP)
+    d = d // 2 + clock.rand(d // 2 + 1)  # jitter: a fleet does not retry in step
+    hint = getattr(e, "retry_after", 0) or 0
+    if hint > d:
+        d = min(hint, _RETRY_CAP)
+    agent._wait = clock.Deadline(d)
+    if isinstance(e, TransientError):
+        e.retry_after = d

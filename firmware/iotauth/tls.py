@@ -24,7 +24,7 @@ def _der(d):
         i = 2 + k
     if i + n > len(d) or d[i] != 0x30:
         raise ValueError("not a certificate")
-    return d[: i + n]
+    return d if i + n == len(d) else d[: i + n]  # a copy only past trailing bytes
 
 
 def certs(data):
