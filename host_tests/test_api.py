@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_failures import ONE
 from test_grants import API, generic, grants
 from test_http import RawServer
 
@@ -113,16 +114,6 @@ r.close()
     assert b"Content-Type: application/json" in sent and sent.endswith(b'{"t": 1}')
 
 
-REDIRECTED_TOKEN = """
-import iotauth
-a = iotauth.load()
-try:
-    out("t", a.token())
-except iotauth.AuthError as e:
-    out("e", err(e))
-"""
-
-
 @pytest.mark.parametrize("transport", ["builtin", "requests"])
 def test_token_request_never_follows_a_redirect(transport, runner, flash):
     # A 307 keeps the method and the body: followed, the client secret would be posted to
@@ -144,7 +135,7 @@ def test_token_request_never_follows_a_redirect(transport, runner, flash):
             "transport": transport,
         }
         write_config(flash, cfg)
-        res = runner.run(REDIRECTED_TOKEN)
+        res = runner.run(ONE)
     finally:
         token.close()
         elsewhere.close()

@@ -24,6 +24,16 @@ except iotauth.AuthError as e:
 """
 
 
+# Nothing listens on port 9 (discard): every connection is refused.
+REFUSED = {
+    "grant": "client_credentials",
+    "token_url": "http://127.0.0.1:9/t",
+    "client_id": "a",
+    "client_secret": "b",
+    "insecure_http": True,
+}
+
+
 def fault(server, mode, **kw):
     apply_control(server.state, {"fault": dict(mode=mode, **kw)})
 
@@ -281,16 +291,7 @@ def test_failure_in_a_full_heap_is_transient_with_back_off(free_kb, flash, mpy_b
     # never escapes token() or poll().
     from harness import Runner
 
-    write_config(
-        flash,
-        {
-            "grant": "client_credentials",
-            "token_url": "http://127.0.0.1:9/t",
-            "client_id": "a",
-            "client_secret": "b",
-            "insecure_http": True,
-        },
-    )
+    write_config(flash, REFUSED)
     res = Runner("micropython", flash, mpy_build).run(SQUEEZED % (free_kb * 1024), heap="96k")
     assert res["e"][0] == "TransientError" and res["e"][2] >= 1, res
     assert res["last"][0] == "TransientError", res
@@ -305,16 +306,7 @@ def test_silent_server_times_out(runner, server, flash):
 
 
 def test_connection_refused(runner, flash):
-    write_config(
-        flash,
-        {
-            "grant": "client_credentials",
-            "token_url": "http://127.0.0.1:9/t",
-            "client_id": "a",
-            "client_secret": "b",
-            "insecure_http": True,
-        },
-    )
+    write_config(flash, REFUSED)
     res = runner.run(ONE)
     assert res["e"][0] == "TransientError" and "network error" in res["e"][1]
 
