@@ -370,3 +370,39 @@ def test_ca_that_is_not_a_certificate_is_a_config_error(content, runner, tls_ser
     kind, msg = res["e"][:2]
     assert kind == "ConfigError" and "'ca'" in msg and "certificate" in msg, res
     assert tls_server.state.requests == []
+
+
+NO_ROOM_FOR_HEADER = """
+import iotauth
+a = iotauth.load()
+real = a._header
+fail = [2]
+def header():  # the heap is full when the new token's header is made, and still after
+    if fail[0]:
+        fail[0] -= 1
+        raise MemoryError("memory allocation failed, allocating 1041 bytes")
+    real()
+a._header = header
+try:
+    out("h", a.headers())
+except Exception as e:
+    out("e", err(e))
+out("state", open("auth.state.1").read() if "auth.state.1" in __import__("os").listdir() else
+    open("auth.state").read())
+out("h2", a.headers())
+out("t", a.token())
+"""
+
+
+def test_no_heap_for_the_header_after_a_renewal(runner, server, flash):
+    # The tokens are persisted before the header is made; with no room for the header the
+    # call is a TransientError (never a MemoryError, never an empty headers dict), and the
+    # next call makes the header without asking the server again.
+    write_config(
+        flash, generic(server, grant="password", username="user@example.com", password="userpass")
+    )
+    res = runner.run(NO_ROOM_FOR_HEADER)
+    assert res["e"][0] == "TransientError" and "out of memory" in res["e"][1], res
+    assert res["h2"] == {"Authorization": "Bearer " + res["t"]}
+    assert res["t"] in res["state"]  # it reached flash before the header was needed
+    assert len(server.state.requests) == 1

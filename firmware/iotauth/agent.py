@@ -70,7 +70,7 @@ class Agent:
             if t.expiry is None:
                 t.expiry = clock.Deadline(0)
             else:
-                t.expiry.expire()  # in place: allocates nothing
+                t.expiry.restart(0)  # in place: allocates nothing
 
     def poll(self):
         try:
@@ -99,20 +99,21 @@ class Agent:
         # Returns at once, allocating nothing, while the token is fresh (the hot path).
         t = self._tok
         if t is not None and t.fresh():
-            return
+            if self._hdrs or self._ready():
+                return
+            raise self._oom
         w = self._wait
         if w is not None:
             r = w.remaining()
             if r > 0:
-                if t is not None and t.valid():
+                if self._ready():
                     return
                 raise TransientError(
                     "no token request for %d s after: %s" % (r, self.last_error), r
                 )
             self._wait = None
         t = None  # no reference here to the old token: its heap is free once replaced
-        h = self._hdrs
-        h.clear()  # so is the old header value's (1 KB for a JWT), put back on failure
+        self._hdrs.clear()  # so is the old header value's (1 KB for a JWT), made again
         gc.collect()  # its blocks join the free ones before the request takes any
         try:
             try:
@@ -140,19 +141,33 @@ class Agent:
                 w.restart(d)
                 if isinstance(e, TransientError):
                     e.retry_after = d
-            t = self._tok
-            if t is not None and t.valid():
+            if self._ready():  # a still-valid token keeps being served
                 return
             raise
-        finally:
-            if not h and self._tok is not None:
-                self._header()
         self._fails = 0
         self.last_error = None
 
-    def _set(self, tok):
+    def _ready(self):
+        # Whether the token is valid with its header made: a full heap may have kept the
+        # header from being made after a renewal; it is made here when there is room.
+        t = self._tok
+        if t is None or not t.valid():
+            return False
+        if not self._hdrs:
+            try:
+                self._header()
+            except MemoryError:
+                return False
+        return True
+
+    def _set(self, tok, persist=None):
+        # Makes tok the agent's token; persist(agent, tok), when given, writes it to flash
+        # before its header is made, so a rotated refresh token is kept even if the heap
+        # has no room left for the header.
         self._tok = tok
         self._wall = None
+        if persist is not None:
+            persist(self, tok)
         self._header()
 
     def _header(self):

@@ -8,7 +8,7 @@ import time
 from micropython import const
 
 from . import ConfigError, TransientError
-from .http import connect, late, reader
+from .http import connect, late
 from .url import split
 
 _HEAD_MAX = const(8192)
@@ -112,7 +112,11 @@ def _send(agent, method, parts, ca, headers, data, timeout):
 
 def _response(s, timeout):
     # The whole response: head up to _HEAD_MAX, body to Content-Length or the close.
-    rd = reader(s)
+    if hasattr(s, "readinto"):  # MicroPython: non-blocking, as http._response reads
+        s.setblocking(False)
+        rd = s.readinto
+    else:
+        rd = s.recv_into
     start = time.ticks_ms()
     b = bytearray(512)
     n = 0

@@ -27,7 +27,7 @@ def named(v):
 
 
 def value(b, i):
-    # The header value at b[i] (from http.find) as a str.
+    # The header value that starts at b[i] as a str.
     return str(bytes(b[i : b.find(b"\r\n", i)]), "utf-8")
 
 

@@ -46,16 +46,11 @@ class Deadline:
         self.end = None if now is None else now + secs
 
     def restart(self, secs):
-        # Runs again, `secs` from now, on ticks alone: allocates nothing (a short back-off
-        # in a full heap).
+        # Runs again, `secs` from now, on ticks alone: allocates nothing (restart(0): the
+        # API said 401; a short back-off in a full heap).
         self.base = time.ticks_ms()
         self.left = secs
         self.lost = False
-        self.end = None
-
-    def expire(self):
-        # Passed now (the API said 401). In place: allocates nothing.
-        self.left = 0
         self.end = None
 
     def remaining(self):

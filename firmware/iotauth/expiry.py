@@ -38,12 +38,13 @@ def _days(y, m, d):
     return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
 
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 def retry_after(v):
     # Seconds a Retry-After header asks to wait: delta-seconds or an HTTP-date
-    # ("Wed, 21 Oct 2015 07:28:00 GMT"); None when absent, unreadable or the RTC is unset.
+    # ("Wed, 21 Oct 2015 07:28:00 GMT", or lower case as http.py leaves a head); None when
+    # absent, unreadable or the RTC is unset.
     if not v:
         return None
     v = v.strip()
@@ -52,7 +53,7 @@ def retry_after(v):
     try:
         _, d, mon, y, hms, _ = v.split()
         h, mi, s = hms.split(":")
-        t = _days(int(y), _MONTHS.index(mon) + 1, int(d)) * 86400
+        t = _days(int(y), _MONTHS.index(mon.lower()) + 1, int(d)) * 86400  # any case
         t += int(h) * 3600 + int(mi) * 60 + int(s)
     except ValueError:
         return None

@@ -38,18 +38,18 @@ def refused(status, head, body, agent, what="token endpoint"):
 
 
 def _header(head, name):
-    # The value of header `name` (lower case) in a raw head, or in the dict requests made.
+    # The value of header `name` (lower case) in the dict requests made, or in the raw head,
+    # which http.py turned to lower case.
     if type(head) is dict:
         for k, v in head.items():
             if k.lower() == name:
                 return v
         return None
-    from .http import find
-
-    head = bytes(head)  # a memoryview of the buffer: find() needs its bytes
-    i = find(head, len(head), name.encode())
+    head = bytes(head)  # a memoryview of the buffer
+    i = head.find(b"\r\n" + name.encode() + b":")
     if i < 0:
         return None
+    i += len(name) + 3
     try:
         return str(head[i : head.find(b"\r\n", i)], "utf-8").strip()
     except ValueError:  # UnicodeError: a header value that is not UTF-8

@@ -111,27 +111,23 @@ def post(parts, head, body, timeout, ca):
         s.close()
 
 
-def reader(s):
-    # -> read(memoryview) for socket s: bytes read, 0 at close, None while nothing has come.
-    # A blocking MicroPython socket's readinto waits until the whole slice is full or the
-    # peer closes, so it is made non-blocking here (CPython's recv_into returns what came).
-    if hasattr(s, "readinto"):
-        s.setblocking(False)
-        return s.readinto
-    return s.recv_into
-
-
 def late(start, timeout):
     # The bound on a whole answer, however it trickles in: twice timeout.
     if time.ticks_diff(time.ticks_ms(), start) > timeout * 2000:
-        raise TransientError("timed out: no complete answer in %d s" % (timeout * 2))
+        raise TransientError("timed out: no whole answer in %d s" % (timeout * 2))
 
 
 def _response(s, timeout):
     # Reads the response into the buffer until Content-Length or the server closes. A 2xx
     # answer grows the buffer to fit (up to _MAX); an error answer is read up to _ERR_MAX
     # (or what the buffer holds), enough for its error fields.
-    rd = reader(s)
+    if hasattr(s, "readinto"):
+        # A blocking MicroPython socket's readinto waits until the whole slice is full or
+        # the peer closes: non-blocking, it returns what has come (None: nothing yet).
+        s.setblocking(False)
+        rd = s.readinto
+    else:
+        rd = s.recv_into  # CPython (the host shim): what has come, within the timeout
     start = time.ticks_ms()
     b = buf
     mv = _mv
@@ -158,51 +154,35 @@ def _response(s, timeout):
             h = b.find(b"\r\n\r\n", 0, n)
             if h >= 0:
                 h += 4
+                i = 0
+                while i < h:  # the head in lower case, in place: names match in any case
+                    if 0x41 <= b[i] <= 0x5A:
+                        b[i] += 0x20
+                    i += 1
                 err = b[9] != 0x32  # not 2xx
                 if err:
                     cap = max(len(b), _ERR_MAX)
-                i = find(b, h, b"content-length")
+                i = b.find(b"\r\ncontent-length:", 0, h)
                 if i >= 0:
-                    end = h + _num(b, i)
+                    end = h + _num(b, i + 17)
                     if err and end > cap:
                         end = cap  # an error's body: what fits is enough
                     _room(end, n)
                     b = buf
                     mv = _mv
                 # else: the body ends at close
-    if h < 0 or b[:5] != b"HTTP/":
+    if h < 0 or b[:5] != b"http/":
         raise ValueError("not HTTP")
     if end < 0:
         end = n
     elif n < end:
         raise ValueError("truncated body")
-    i = find(b, h, b"transfer-encoding")
+    i = b.find(b"\r\ntransfer-encoding:", 0, h)
     if i >= 0:  # a server that chunks even for HTTP/1.0
         c = once("chunked")
-        if c.named(c.value(b, i)):
+        if c.named(c.value(b, i + 20)):
             end = c.decode(mv, h, end)
     return _num(b, 9), mv[:h], mv[h:end]
-
-
-def find(b, h, name):
-    # Where the value of header `name` (lower-case bytes) starts in the head b[:h], or -1.
-    # Names match case-insensitively (RFC 9110 5.1), in place.
-    n = len(name)
-    i = b.find(b"\r\n", 0, h)
-    while 0 <= i < h - n - 3:
-        i += 2
-        k = 0
-        while k < n:
-            c = b[i + k]
-            if 0x41 <= c <= 0x5A:
-                c += 0x20
-            if c != name[k]:
-                break
-            k += 1
-        if k == n and b[i + n] == 0x3A:
-            return i + n + 1
-        i = b.find(b"\r\n", i, h)
-    return -1
 
 
 def _num(b, i):

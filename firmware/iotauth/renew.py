@@ -34,8 +34,7 @@ def renew(agent):
         tok.refresh = old.refresh
         tok.rexpiry = old.rexpiry
     old = None  # the old token's heap comes back before the state write needs some
-    agent._set(tok)
-    save(agent, tok)  # a rotated refresh token reaches flash before the caller uses it
+    agent._set(tok, save)  # a rotated refresh token reaches flash before anyone uses it
 
 
 def fetch(agent, grant_type, secret=None):
