@@ -108,11 +108,34 @@ def _check_ca(path, k, fail):
     except OSError:
         fail(k, "names a file that cannot be read")
     try:
-        once("tls").read(path)
+        ders = once("tls").read(path)
+        if not ders:
+            raise ValueError("no certificate")
+        for d in ders:
+            _der(d)
     except (ValueError, IndexError):
         fail(k, "names a file that holds no certificate (DER, or PEM with BEGIN CERTIFICATE)")
     except OSError:
         fail(k, "names a file that cannot be read")
+
+
+def _der(d):
+    # ValueError unless d is one DER certificate: a SEQUENCE whose first element is a
+    # SEQUENCE, no longer than the data (mbedtls reads past trailing bytes).
+    if len(d) < 4 or d[0] != 0x30:
+        raise ValueError("not DER")
+    n = d[1]
+    i = 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 0 < k < 4:
+            raise ValueError("not DER")
+        n = 0
+        for j in range(k):
+            n = n << 8 | d[2 + j]
+        i = 2 + k
+    if i + n > len(d) or d[i] != 0x30:
+        raise ValueError("not a certificate")
 
 
 def _check_url(url, k, d, fail):
