@@ -49,8 +49,11 @@ reliability: $(STAMP) mpy
 	  host_tests/test_store.py host_tests/test_http.py
 	$(BIN)/python -m tools.fleet --devices 10000 --plot build/fleet.png
 
+# make serve [HOST=0.0.0.0] [PORT_HTTPS=8443] [LIFETIME=s] [REFRESH_LIFETIME=s]
 serve: $(STAMP)
-	$(BIN)/python -m tools.tokenserver
+	$(BIN)/python -m tools.tokenserver $(if $(HOST),--host "$(HOST)") \
+	  $(if $(PORT_HTTPS),--port "$(PORT_HTTPS)") $(if $(LIFETIME),--lifetime "$(LIFETIME)") \
+	  $(if $(REFRESH_LIFETIME),--refresh-lifetime "$(REFRESH_LIFETIME)")
 
 deploy: mpy
 	$(BIN)/python -m tools.deploy --port "$(PORT)" --board "$(BOARD)" $(if $(CONFIG),--config "$(CONFIG)") $(if $(WIFI),--wifi "$(WIFI)")

@@ -194,6 +194,39 @@ def test_login_allthingstalk_mfa_then_the_device_uses_the_refresh_token(server, 
     assert server.state.requests[-1]["grant"] == "refresh_token"
 
 
+def test_check_keeps_a_rotated_refresh_token(server, tmp_path, flash):
+    # README order: login, check, deploy. AllThingsTalk rotates at every refresh and revokes
+    # the old token: check must leave the new one in the file, or the board gets a dead one.
+    out = flash / "auth.json"
+    assert att_login(server, out, "att-pass\n123456\n").returncode == 0
+    first = json.loads(out.read_text())["refresh_token"]
+    for _ in range(2):
+        r = provision("check", str(out))
+        assert r.returncode == 0, r.stderr
+        assert "rotated" in r.stdout
+    kept = json.loads(out.read_text())["refresh_token"]
+    assert kept != first and kept not in r.stdout + r.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    from harness import Runner
+
+    res = Runner("micropython", flash).run(
+        "import iotauth\nout('t', len(iotauth.load().token()))\n"
+    )
+    assert res["t"] > 0
+    assert [q["status"] for q in server.state.requests][-1] == 200
+
+
+def test_check_says_to_log_in_again_when_the_refresh_token_is_revoked(server, tmp_path):
+    out = tmp_path / "auth.json"
+    assert att_login(server, out, "att-pass\n123456\n").returncode == 0
+    from tools.tokenserver.server import apply_control
+
+    apply_control(server.state, {"revoke": True})
+    r = provision("check", str(out))
+    assert r.returncode == 1 and "invalid_grant" in r.stderr
+    assert "run `provision login allthingstalk-user` again" in r.stderr
+
+
 def test_login_wrong_code(server, tmp_path):
     r = att_login(server, tmp_path / "a.json", "att-pass\n000000\n")
     assert r.returncode == 1 and "invalid_grant" in r.stderr

@@ -11,6 +11,7 @@ import pytest
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 
+from harness import ROOT
 from presets import AUDIENCE
 from tools.tokenserver.server import State, approve_device, serve
 
@@ -341,3 +342,64 @@ def test_request_log_masks_secrets(capsys):
     err = capsys.readouterr().err
     assert "grant=client_credentials client=device-1" in err and "-> 200" in err
     assert "device-1-secret" not in err
+
+
+def _start_dev_server(certs_dir, port, http_port):
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tools.tokenserver", "--port", str(port), "--http-port",
+         str(http_port), "--certs", str(certs_dir), "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 30:
+        line = p.stdout.readline()
+        lines.append(line)
+        if "change faults at run time" in line:
+            return p, "".join(lines)
+    p.kill()
+    raise AssertionError("the token server did not start:\n" + "".join(lines))
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dev_server_keeps_its_ca_across_restarts(tmp_path):
+    # A device provisioned against `make serve` must still trust it after a restart.
+    import urllib.error
+    import urllib.request
+
+    port, http_port = _free_port(), _free_port()
+    p, out = _start_dev_server(tmp_path / "certs", port, http_port)
+    try:
+        assert "CA (made now)" in out and f"HTTPS on 127.0.0.1:{port}" in out
+        # the development credentials, findable without reading the source
+        assert "device-1 / device-1-secret" in out and "att-user / att-pass" in out
+    finally:
+        p.terminate()
+        p.wait(10)
+    ca = (tmp_path / "certs" / "ca.pem").read_bytes()
+    p, out = _start_dev_server(tmp_path / "certs", port, http_port)
+    try:
+        assert "CA (kept from the last start)" in out
+        assert (tmp_path / "certs" / "ca.pem").read_bytes() == ca
+        ctx = ssl.create_default_context(cadata=ca.decode())
+        req = urllib.request.Request(f"https://localhost:{port}/api/resource")
+        try:
+            urllib.request.urlopen(req, context=ctx, timeout=10)
+        except urllib.error.HTTPError as e:  # 401 without a token: TLS verified with the old CA
+            assert e.code == 401
+    finally:
+        p.terminate()
+        p.wait(10)
+    for key in ("ca.key", "server.key"):
+        assert (tmp_path / "certs" / key).stat().st_mode & 0o077 == 0

@@ -241,8 +241,19 @@ def do_check(state: State, args) -> int:
             f"provision: the token endpoint issued a token{extra}"
             + (f", expires in {life} s" if life else "")
         )
+        new = body.get("refresh_token")
+        if conf.grant == "refresh_token" and isinstance(new, str) and new != cfg["refresh_token"]:
+            # The server rotated it and has revoked the one in the file: the file must carry
+            # the new one, or the device would get a dead token.
+            cfg["refresh_token"] = new
+            write_config(cfg, path)
+            print(f"provision: the server rotated the refresh token; {path} holds the new one")
         return 0
-    raise ToolError(f"the token endpoint refused: {refusal(status, body)}")
+    hint = ""
+    if conf.grant == "refresh_token" and body.get("error") == "invalid_grant":
+        preset = f" {cfg['preset']}" if cfg.get("preset") else ""
+        hint = f" (revoked or used up: run `provision login{preset}` again)"
+    raise ToolError(f"the token endpoint refused: {refusal(status, body)}{hint}")
 
 
 def do_push(state: State, args) -> int:

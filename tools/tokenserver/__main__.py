@@ -1,7 +1,9 @@
 """python -m tools.tokenserver: the development token server on this machine.
 
-Serves HTTPS with a freshly made local CA (its file is printed: put it on the board and name
-it as ``ca`` in auth.json), and plain HTTP on loopback when asked.
+Serves HTTPS with a local CA made once and kept in ``--certs`` (its file is printed: put it on
+the board and name it as ``ca`` in auth.json; it stays valid across restarts), and plain HTTP
+on loopback. Listens on loopback unless ``--host`` says otherwise (``0.0.0.0`` for a board
+on the LAN). Prints the development clients, users and static tokens it accepts.
 """
 
 from __future__ import annotations
@@ -15,9 +17,25 @@ from tools.tokenserver.certs import Certs, local_names
 from tools.tokenserver.server import FAULT_MODES, State, apply_control, serve
 
 
+def credentials(state: State) -> list[str]:
+    """The development credentials, as a development server prints them at start."""
+    lines = ["clients (client_id / client_secret: route, grants):"]
+    for c in state.clients.values():
+        grants = ", ".join(g.rsplit(":", 1)[-1] for g in c.grant_types)
+        lines.append(f"  {c.client_id} / {c.secret or '(public)'}: {c.dialect}, {grants}")
+    lines.append("users (username / password):")
+    for u in state.users.values():
+        mfa = f", MFA code {u.mfa_code}" if u.mfa_code else ""
+        lines.append(f"  {u.username} / {u.password}{mfa}")
+    lines.append("static tokens: " + ", ".join(sorted(state.static)))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tokenserver", description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="0.0.0.0", help="HTTPS address (default: all)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="HTTPS address (default loopback; 0.0.0.0: all)"
+    )
     p.add_argument("--port", type=int, default=8443, help="HTTPS port (default 8443)")
     p.add_argument(
         "--http-port",
@@ -27,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--certs", default="build/tokenserver", help="where the CA files go")
     p.add_argument("--lifetime", type=int, help="access token lifetime in seconds")
+    p.add_argument("--refresh-lifetime", type=int, help="refresh token lifetime in seconds")
     p.add_argument(
         "--fault",
         action="append",
@@ -40,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     state = State(verbose=not a.quiet)
     state.lifetime = a.lifetime
+    state.refresh_lifetime = a.refresh_lifetime
     for f in a.fault:
         mode, _, who = f.partition("@")
         if mode not in FAULT_MODES:
@@ -59,11 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     running = [serve(state, certs.server_context(), host=a.host, port=a.port)]
     if a.http_port:
         running.append(serve(state, host="127.0.0.1", port=a.http_port))
-    print(f"tokenserver: HTTPS on port {a.port} for {', '.join(local_names())}")
-    print(f"tokenserver: CA for auth.json 'ca': {certs.ca_der} (DER) or {certs.ca_pem} (PEM)")
+    names = ", ".join(local_names())
+    print(f"tokenserver: HTTPS on {a.host}:{running[0].port}, certificate for {names}")
+    kept = "made now" if certs.made else "kept from the last start"
+    print(f"tokenserver: CA ({kept}) for auth.json 'ca': {certs.ca_der} (DER), {certs.ca_pem}")
     if a.http_port:
-        print(f"tokenserver: HTTP on 127.0.0.1:{a.http_port} (needs insecure_http)")
-    print("tokenserver: clients and users: see tools/tokenserver/server.py default_clients()")
+        print(f"tokenserver: HTTP on 127.0.0.1:{running[1].port} (needs insecure_http)")
+    for line in credentials(state):
+        print("tokenserver: " + line)
     print(
         'tokenserver: change faults at run time: curl -d \'{"fault": {"mode": "503"}}\' '
         f"http://127.0.0.1:{a.http_port or 8080}/_control"
