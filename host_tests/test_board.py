@@ -126,16 +126,51 @@ def test_deploy_puts_the_ca_beside_auth_json(board, tls_server, certs, tmp_path)
     assert len(tls_server.state.requests) == 1
 
 
-def test_deploy_without_a_config(board):
-    r = subprocess.run(
-        ["make", "-s", "deploy", f"PORT={board.port}", "BOARD=esp32"],
-        cwd=ROOT,
+def deploy_cmd(*args, cwd: Path) -> subprocess.CompletedProcess:
+    """tools.deploy as `make deploy` runs it, from `cwd` (where ./auth.json and ./wifi.json
+    would be looked for)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.deploy", *args],
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert r.returncode == 0 and "no auth.json given" in r.stderr, r.stdout + r.stderr
-    assert (Path(board.flash) / "iotauth" / "agent.mpy").is_file()
+
+
+def test_deploy_refuses_a_missing_board_or_config(board, server, tmp_path):
+    cfg_path = tmp_path / "auth.json"
+    cfg_path.write_text(json.dumps(config("devensoft", server)))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = deploy_cmd("--port", board.port, "--board", "", "--config", str(cfg_path), cwd=empty)
+    assert r.returncode != 0 and "BOARD is required, one of: esp32, rpi_pico_w" in r.stderr
+    r = deploy_cmd("--port", board.port, "--board", "esp32", cwd=empty)
+    assert r.returncode != 0 and "no config: CONFIG=<auth.json> is required" in r.stderr
+    assert not any(Path(board.flash).iterdir())  # nothing copied, main.py least of all
+
+
+def test_deploy_warns_without_wifi_and_names_a_bad_port(board, server, tmp_path):
+    cfg_path = tmp_path / "auth.json"
+    cfg_path.write_text(json.dumps(config("devensoft", server)))
+    here = tmp_path / "here"
+    here.mkdir()
+    args = ("--board", "esp32", "--config", str(cfg_path))
+    r = deploy_cmd("--port", board.port, *args, cwd=here)
+    assert r.returncode == 0, r.stderr
+    assert "no Wi-Fi settings given (WIFI=<wifi.json>)" in r.stderr
+    assert "wifi.json missing" in r.stderr
+    again = deploy_cmd("--port", board.port, *args, cwd=here)
+    assert "Up to date: main.py" in again.stdout and "cp " not in again.stdout, again.stdout
+    r = deploy_cmd("--port", "/dev/ttyNOSUCH9", *args, cwd=here)
+    assert r.returncode != 0
+    assert "PORT /dev/ttyNOSUCH9 does not exist; serial ports mpremote sees:" in r.stderr
+    assert "[" not in r.stderr  # a sentence, not a Python list
+    (here / "wifi.json").write_text(json.dumps({"ssid": "lab", "password": "pw"}))
+    r = deploy_cmd("--port", board.port, *args, cwd=here)  # ./wifi.json, as ./auth.json
+    assert r.returncode == 0 and "Wi-Fi" not in r.stderr, r.stderr
+    assert json.loads((Path(board.flash) / "wifi.json").read_text())["ssid"] == "lab"
 
 
 @pytest.mark.parametrize("board_name", ["rpi_pico_w", "esp32"])

@@ -24,6 +24,9 @@ CC = {
 CASES = [
     ("missing file", None, "cannot read"),
     ("not json", "{grant: static", "not valid JSON"),
+    # MicroPython's json takes these; the host's does not: the device must not either
+    ("trailing comma", '{"grant": "static", "token": "t",}', "not valid JSON"),
+    ("missing comma", '{"grant": "static" "token": "t"}', "not valid JSON"),
     ("not an object", "[1, 2]", "JSON object"),
     ("unknown field", dict(CC, client_secrt="x"), "'client_secrt' is unknown"),
     ("null", dict(CC, scope=None), "'scope'"),

@@ -195,13 +195,13 @@ out("poll", a.poll())
     assert kind == "CredentialsError" and error == "unauthorized_client"
     assert desc == "Invalid client secret" and "401" in msg
     assert "md-admin-WRONG" not in repr(res)
-    assert 30 <= res["again"][2] <= 60 and res["poll"] >= 29
+    assert 60 <= res["again"][2] <= 90 and res["poll"] >= 59  # at least a minute (README)
     assert len(server.state.requests) == 1
     if runner.runtime == "micropython":
         figure(
             "401 unauthorized_client",
             "pass",
-            f"CredentialsError, next request held {res['again'][2]} s (transient: 2-4 s)",
+            f"CredentialsError, next request held {res['again'][2]} s (60-90; transient: 2-4 s)",
         )
 
 

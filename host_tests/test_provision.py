@@ -85,6 +85,7 @@ def test_new_from_scripted_prompt(tmp_path):
         (["check", "missing.json"], "cannot read"),
         (["fleet", "missing.csv", "--preset", "devensoft"], "cannot read"),
         (["login", "devensoft"], "login is for presets"),
+        (["new", "devensoft", "--ca", "nope.pem"], "--ca nope.pem: no such file (looked for /"),
     ],
 )
 def test_bad_input_is_a_message_not_a_traceback(args, words, tmp_path):
@@ -92,6 +93,33 @@ def test_bad_input_is_a_message_not_a_traceback(args, words, tmp_path):
     assert r.returncode == 1 and words in r.stderr, r.stderr
     assert r.stderr.startswith("provision: ") and "s3cret-zz" not in r.stderr
     no_traceback(r)
+
+
+def test_new_ca_is_relative_to_where_the_user_stands(tls_server, certs, tmp_path):
+    # --ca ca.pem with --out elsewhere: the CA is the one here, not one beside --out.
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "ca.pem").write_bytes(certs.ca_pem.read_bytes())
+    out = tmp_path / "configs" / "dev1.json"
+    r = provision(
+        "new", "devensoft", "--client-id", "dv-client", "--token-url", tls_server.url("/token"),
+        "--ca", "ca.pem", "--out", str(out), env={"IOTAUTH_CLIENT_SECRET": "dv-secret"},
+        cwd=here,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["ca"] == str(here / "ca.pem")
+    assert provision("check", str(out)).returncode == 0  # verified TLS with that CA
+
+
+def test_login_takes_a_ca(tls_server, certs, tmp_path):
+    out = tmp_path / "auth.json"
+    r = provision(
+        "login", "allthingstalk-user", "--username", "att-user", "--token-url",
+        tls_server.url("/login"), "--ca", str(certs.ca_pem), "--out", str(out),
+        stdin="att-pass\n123456\n",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text())["ca"] == str(certs.ca_pem)
 
 
 def test_new_with_no_answer_at_the_prompt(tmp_path):
@@ -111,9 +139,10 @@ def test_check_against_the_token_endpoint(server, tmp_path):
     r = provision("check", str(bad))
     assert r.returncode == 1 and "HTTP 401 unauthorized_client" in r.stderr
     assert "wrong-1" not in r.stderr
-    (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "broken.json").write_text('{\n  "preset": "devensoft",\n}\n')
     r = provision("check", str(tmp_path / "broken.json"))
     assert r.returncode == 1 and "not valid JSON" in r.stderr
+    assert "at line 3 column 1" in r.stderr  # where: the trailing comma's object ends
     no_traceback(r)
 
 
@@ -255,7 +284,9 @@ def test_login_mydevices_user(server, tmp_path):
     assert cfg["grant"] == "refresh_token" and "password" not in cfg
 
 
-def test_push_to_a_virtual_board(server, tmp_path):
+def test_push_to_a_virtual_board(tls_server, certs, tmp_path):
+    # The CA named by a host path goes on the board beside auth.json, named by its file name
+    # there, exactly as `make deploy` puts it (one shared way: provision.board_config).
     from test_board import MP_SHIM
 
     from tools.vboard import VirtualBoard
@@ -264,10 +295,18 @@ def test_push_to_a_virtual_board(server, tmp_path):
     flash.mkdir()
     vb = VirtualBoard(flash, [MP_SHIM], run_main=False).start()
     try:
-        cfg = write_config(tmp_path, config("devensoft", server))
+        cfg = write_config(tmp_path, config("devensoft", tls_server, certs))
+        assert Path(json.loads(cfg.read_text())["ca"]).is_absolute()
         r = provision("push", str(cfg), "--port", vb.port)
         assert r.returncode == 0, r.stderr
-        assert json.loads((flash / "auth.json").read_text()) == json.loads(cfg.read_text())
+        on_board = json.loads((flash / "auth.json").read_text())
+        assert on_board == dict(json.loads(cfg.read_text()), ca="ca.pem")
+        assert (flash / "ca.pem").read_bytes() == certs.ca_pem.read_bytes()
+        from harness import Runner
+
+        res = Runner("micropython", flash).run(
+            "import iotauth\nout('t', len(iotauth.load().token()))\n"
+        )
+        assert res["t"] > 100  # verified TLS from the board's own files
     finally:
         vb.close()
-    assert Path(flash).exists()

@@ -4,7 +4,7 @@
     python -m tools.provision check [auth.json]
     python -m tools.provision push [auth.json] --port /dev/ttyACM0
     python -m tools.provision fleet devices.csv --preset PRESET --out-dir configs [--set ...]
-    python -m tools.provision login PRESET [--username NAME] [--out auth.json] [--set ...]
+    python -m tools.provision login PRESET [--username NAME] [--ca CA] [--out F] [--set ...]
 
 Secrets (client_secret, password, refresh_token, token) never come from the command line:
 they are read from the environment (IOTAUTH_CLIENT_SECRET, IOTAUTH_PASSWORD,
@@ -23,6 +23,7 @@ import os
 import ssl
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -96,6 +97,15 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def ca_path(given: str) -> str:
+    """--ca as the user meant it: relative to where they stand (not to --out), kept absolute
+    so that deploy and push find it; a missing file named with the path looked at."""
+    p = Path(given).expanduser().resolve()
+    if not p.is_file():
+        raise ToolError(f"--ca {given}: no such file (looked for {p})")
+    return str(p)
+
+
 def grant_of(cfg: dict) -> str:
     cm = firmware_config()
     preset = cm.PRESETS.get(cfg.get("preset", ""), {})
@@ -138,11 +148,37 @@ def load_json(path: Path) -> dict:
         data = json.loads(path.read_text())
     except OSError as e:
         raise ToolError(f"{path}: cannot read ({e.strerror})") from None
-    except ValueError:
-        raise ToolError(f"{path}: not valid JSON") from None
+    except json.JSONDecodeError as e:
+        raise ToolError(
+            f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
     if not isinstance(data, dict):
         raise ToolError(f"{path}: must hold a JSON object")
     return data
+
+
+def board_config(path: Path, tmp: Path) -> tuple[Path, list[Path]]:
+    """Checks auth.json with the agent's own rules; returns the file to put on the board
+    (its ``ca`` and ``api_ca`` pointing at the flash root, where the CA files go) and the CA
+    files. ``make deploy`` and ``provision push`` both put a config on a board this way."""
+    cfg = load_json(path)
+    validate(cfg, path.name, path.parent)
+    cas: list[Path] = []
+    moved = False
+    for field in ("ca", "api_ca"):
+        ca = cfg.get(field)
+        if not ca:
+            continue
+        ca_path = Path(ca) if Path(ca).is_absolute() else path.parent / ca
+        if ca_path not in cas:
+            cas.append(ca_path)
+        if Path(ca).name != ca:
+            cfg[field] = Path(ca).name  # on the board the CA sits beside auth.json
+            moved = True
+    if moved:
+        path = tmp / "auth.json"
+        path.write_text(json.dumps(cfg))
+    return path, cas
 
 
 # Talking to the token endpoint from the host
@@ -213,10 +249,12 @@ def do_new(state: State, args) -> int:
     if args.preset not in cm.PRESETS:
         raise ToolError(f"unknown preset {args.preset!r}; known: {', '.join(cm.PRESETS)}")
     cfg: dict[str, Any] = {"preset": args.preset}
-    for flag in ("client_id", "token_url", "realm", "scope", "audience", "username", "ca"):
+    for flag in ("client_id", "token_url", "realm", "scope", "audience", "username"):
         value = getattr(args, flag)
         if value:
             cfg[flag] = value
+    if args.ca:
+        cfg["ca"] = ca_path(args.ca)
     cfg.update(parse_sets(args.set))
     fill_secrets(state, cfg)
     out = Path(args.out)
@@ -258,24 +296,17 @@ def do_check(state: State, args) -> int:
 
 def do_push(state: State, args) -> int:
     path = Path(args.config)
-    cfg = load_json(path)
-    validate(cfg, path.name, path.parent)
-    cmd = [
-        str(Path(sys.executable).parent / "mpremote"),
-        "connect",
-        args.port,
-        "resume",
-        "cp",
-        str(path),
-        ":auth.json",
-    ]
-    if cfg.get("ca"):
-        ca = Path(cfg["ca"]) if Path(cfg["ca"]).is_absolute() else path.parent / cfg["ca"]
-        cmd += ["+", "cp", str(ca), ":" + cfg["ca"]]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    with tempfile.TemporaryDirectory() as tmp:
+        on_board, cas = board_config(path, Path(tmp))
+        cmd = [str(Path(sys.executable).parent / "mpremote"), "connect", args.port, "resume"]
+        cmd += ["cp", str(on_board), ":auth.json"]
+        for ca in cas:
+            cmd += ["+", "cp", str(ca), ":" + ca.name]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise ToolError(f"mpremote could not write to {args.port}")
-    print(f"provision: {path} is on the board at {args.port} as auth.json")
+    names = "".join(f" and {ca.name}" for ca in cas)
+    print(f"provision: {path} is on the board at {args.port} as auth.json{names}")
     return 0
 
 
@@ -320,6 +351,8 @@ def do_login(state: State, args) -> int:
         cfg["client_id"] = "web"
     if args.token_url:
         cfg["token_url"] = args.token_url
+    if args.ca:
+        cfg["ca"] = ca_path(args.ca)
     cfg.update(parse_sets(args.set))
     url = cfg.get("token_url") or cm.PRESETS[args.preset]["token_url"]
     username = args.username or state.ask("username: ", secret=False)
@@ -399,6 +432,7 @@ def parser() -> argparse.ArgumentParser:
     login.add_argument("--username")
     login.add_argument("--client-id")
     login.add_argument("--token-url")
+    login.add_argument("--ca", help="CA certificate of an https:// token endpoint")
     login.add_argument("--out", default="auth.json")
     login.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     return p

@@ -7,19 +7,26 @@ import os
 
 from . import Config, once
 from . import ConfigError
+from .jsonscan import scan
 from .url import split
 from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESET_NEEDS, PRESETS, STR, TYPES
 
 
 def load(path):
     try:
-        with open(path) as f:
-            raw = json.load(f)
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError:
         raise ConfigError("%s: cannot read the config file" % path)
-    except ValueError:
-        raise ConfigError("%s: not valid JSON" % path)
-    return parse(raw, path)
+    try:
+        # MicroPython's json takes a trailing or a missing comma that the host's refuses:
+        # the scanner then holds the object to JSON's syntax.
+        obj = json.loads(raw)
+        if type(obj) is dict:
+            scan(raw, (), [])
+    except (ValueError, IndexError):
+        raise ConfigError("%s: not valid JSON (python -m tools.provision check says where)" % path)
+    return parse(obj, path)
 
 
 def parse(raw, path="auth.json"):

@@ -100,10 +100,13 @@ def backoff(agent, e):
     if agent._fails < 16:
         agent._fails += 1
     if isinstance(e, CredentialsError):
+        # At least the minute the README promises, plus up to half again: refused
+        # credentials will not come right on their own soon.
         d = min(_REFUSED << (agent._fails - 1), _REFUSED_CAP)
+        d += clock.rand(d // 2 + 1)
     else:
         d = min(_WAIT << (agent._fails - 1), _WAIT_CAP)
-    d = d // 2 + clock.rand(d // 2 + 1)  # jitter: a fleet does not retry in step
+        d = d // 2 + clock.rand(d // 2 + 1)  # equal jitter: a fleet does not retry in step
     hint = getattr(e, "retry_after", 0) or 0
     if hint > d:
         d = min(hint, _RETRY_CAP)
