@@ -236,3 +236,56 @@ def test_app_loop_survives_a_refusal_in_poll(server, flash):
     assert res["done"] is True
     assert runner.stdout.count("main: API answered 200") == 3
     assert runner.stdout.count("main: credentials refused") == 2
+
+
+LOOP_MAIN = """
+import time
+print("main: started")
+while True:
+    time.sleep(0.2)
+"""
+
+
+def _read_until(fd, marker: bytes, timeout=20.0) -> bytes:
+    import select
+    import time
+
+    out = b""
+    end = time.monotonic() + timeout
+    while marker not in out and time.monotonic() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            out += os.read(fd, 4096)
+    return out
+
+
+def test_virtual_board_takes_the_readme_commands(tmp_path):
+    # A main.py that never returns, as an application's loop: `mpremote exec` must not hang
+    # on it (a soft reset from the raw REPL skips main.py, as on a board), `mpremote reset`
+    # must reboot the board (machine.reset from the stand-ins, there without --lib), and
+    # Ctrl-C on the console must stop main.py.
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "main.py").write_text(LOOP_MAIN)
+    vb = VirtualBoard(flash).start()
+    try:
+        fd = os.open(vb.port, os.O_RDWR | os.O_NOCTTY)
+        try:
+            assert b"main: started" in _read_until(fd, b"main: started")
+            os.write(fd, b"\x03")  # Ctrl-C, as `mpremote repl` sends it
+            out = _read_until(fd, b">>> ")
+            assert b"KeyboardInterrupt" in out and b">>> " in out, out
+        finally:
+            os.close(fd)
+        assert mpremote(vb.port, "exec", "print(6 * 7)", timeout=30).strip() == "42"
+        boots = vb.boots
+        mpremote(vb.port, "reset", timeout=30)
+        fd = os.open(vb.port, os.O_RDWR | os.O_NOCTTY)
+        try:
+            assert b"main: started" in _read_until(fd, b"main: started")  # booted afresh
+        finally:
+            os.close(fd)
+        assert vb.boots == boots + 2  # mpremote's soft reset into the raw REPL, then reset()
+        assert mpremote(vb.port, "exec", "import machine; print(machine.unique_id())").strip()
+    finally:
+        vb.close()

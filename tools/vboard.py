@@ -6,8 +6,11 @@ flash, that mpremote can connect to as if it were a serial port.
 mpremote talks to the unix port's raw REPL through the port. A soft reset ends the unix
 port's process, so the virtual board starts it again, like a board rebooting: it then runs
 ``main.py`` from its flash if there is one and returns to the REPL (with ``--no-main``, it
-boots straight to the REPL). ``network`` and ``machine`` exist only on real boards: tests may
-put stand-ins for them on ``--lib``.
+boots straight to the REPL). ``network``, ``machine`` (``reset()`` reboots the virtual board as
+from power-on), ``ntptime`` and ``rp2`` exist only on real boards: their stand-ins in
+``host_tests/mp_shim`` are always on the path. A soft reset from the raw REPL (what mpremote
+does) returns to it without running ``main.py``, as a board does; Ctrl-C interrupts a
+running ``main.py``.
 """
 
 from __future__ import annotations
@@ -34,10 +37,14 @@ BOOT = (
     "if %(main)s and 'main.py' in os.listdir():\n"
     "    try:\n"
     "        exec(open('main.py').read(), {'__name__': '__main__'})\n"
+    "    except SystemExit:\n"
+    "        raise\n"  # machine.reset() from main.py: the board reboots
     "    except BaseException as e:\n"
     "        import sys\n"
     "        sys.print_exception(e)\n"
 )
+_HARD_RESET = 77  # the exit code of host_tests/mp_shim/machine.py's reset()
+MP_SHIM = Path(__file__).resolve().parent.parent / "host_tests" / "mp_shim"
 
 
 class VirtualBoard:
@@ -47,7 +54,8 @@ class VirtualBoard:
         self, flash: Path, lib: list[Path] | None = None, heap: str = "", run_main: bool = True
     ):
         self.flash = flash
-        self.lib = lib or []
+        # network, machine, ntptime, rp2: stand-ins for what only boards have, always there
+        self.lib = [p for p in (lib or []) if p != MP_SHIM] + [MP_SHIM]
         self.heap = heap
         self.run_main = run_main
         self.boots = 0
@@ -57,13 +65,15 @@ class VirtualBoard:
         self.port = os.ttyname(slave)
         self._slave = slave  # kept open so the port survives clients closing it
         self.proc: subprocess.Popen | None = None
+        self._raw = False  # the unix port is in the raw REPL (as mpremote puts it)
+        self._busy = False  # main.py is running: Ctrl-C must interrupt it
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> VirtualBoard:
         self._thread.start()
         return self
 
-    def _spawn(self) -> tuple[subprocess.Popen, int]:
+    def _spawn(self, main: bool) -> tuple[subprocess.Popen, int]:
         m, s = pty.openpty()
         tty.setraw(s)  # bytes pass as a UART would carry them: no CR/LF translation
         path = ":".join([str(p) for p in self.lib] + [".frozen", "lib"])
@@ -71,7 +81,7 @@ class VirtualBoard:
         cmd = [micropython()]
         if self.heap:
             cmd += ["-X", f"heapsize={self.heap}"]
-        cmd += ["-i", "-c", BOOT % {"main": self.run_main}]
+        cmd += ["-i", "-c", BOOT % {"main": main}]
         proc = subprocess.Popen(
             cmd, cwd=self.flash, env=env, stdin=s, stdout=s, stderr=s, start_new_session=True
         )
@@ -80,11 +90,14 @@ class VirtualBoard:
         return proc, m
 
     def _run(self) -> None:
+        main, raw = self.run_main, False
         while not self._stop.is_set():
-            self.proc, child = self._spawn()
-            if self.boots > 1:
+            self.proc, child = self._spawn(main)
+            self._raw, self._busy = False, main
+            if raw:
                 # A board answers a soft reset in the raw REPL with "soft reboot" and is
-                # back in the raw REPL: say the same, and put the new process there.
+                # back in the raw REPL, main.py not run: say the same, and put the new
+                # process there.
                 os.write(self.master, b"soft reboot\r\n")
                 os.write(child, b"\x01")
             try:
@@ -94,6 +107,10 @@ class VirtualBoard:
                 if self.proc.poll() is None:
                     self.proc.kill()
                 self.proc.wait()
+            # machine.reset() boots as from power-on (main.py, the friendly REPL); a soft
+            # reset from the raw REPL returns to it; from the friendly REPL, main.py runs.
+            raw = self.proc.returncode != _HARD_RESET and self._raw
+            main = self.run_main and not raw
 
     def _pump(self, child: int) -> None:
         while not self._stop.is_set():
@@ -101,6 +118,11 @@ class VirtualBoard:
             if self.master in r:
                 data = os.read(self.master, 4096)
                 if data:
+                    if b"\x03" in data and self._busy and self.proc:
+                        # The pty is raw (bytes pass as a UART carries them), so Ctrl-C is
+                        # a byte the unix port reads only at its prompt: while main.py
+                        # runs, deliver it as the interrupt a board's UART raises.
+                        os.killpg(self.proc.pid, signal.SIGINT)
                     os.write(child, data)
             if child in r:
                 try:
@@ -109,6 +131,10 @@ class VirtualBoard:
                     return
                 if not data:
                     return
+                if b"raw REPL; CTRL-B to exit" in data:
+                    self._raw, self._busy = True, False
+                elif b">>> " in data:
+                    self._raw, self._busy = False, False
                 os.write(self.master, data)
             if self.proc.poll() is not None and child not in r:
                 return
