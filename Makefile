@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: test lint demo bench mpy deploy serve reliability clean
+.PHONY: test lint demo bench mpy deploy serve reliability port clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-test: $(STAMP) lint
+test: $(STAMP) lint port
 	$(BIN)/python -m pytest host_tests
 
 BOARDS := esp32 rpi_pico_w
@@ -33,6 +33,11 @@ lint: $(STAMP) $(foreach b,$(BOARDS),build/stubs/$(b)/.installed)
 	$(BIN)/ruff format --check firmware host_tests tools boards
 	$(BIN)/python tools/build.py check
 	for b in $(BOARDS); do $(BIN)/pyright -p boards/$$b/pyrightconfig.json || exit 1; done
+
+# The board-faithful MicroPython unix port (32-bit, mbedtls in the GC heap), plain and with the
+# agent frozen in, under build/port/ (tools/port.py); rebuilt only when its inputs change.
+port: $(STAMP)
+	$(BIN)/python -m tools.port
 
 mpy: $(STAMP)
 	$(BIN)/python tools/build.py mpy

@@ -122,10 +122,13 @@ class Failed(AssertionError):
 class Runner:
     """Runs scripts with ``flash`` as the current directory (the board's flash root)."""
 
-    def __init__(self, runtime: str, flash: Path, mpy: Path | None = None):
+    def __init__(
+        self, runtime: str, flash: Path, mpy: Path | None = None, binary: str | None = None
+    ):
         self.runtime = runtime
         self.flash = flash
         self.mpy = mpy  # the .mpy build: what runs on a board-sized heap
+        self.binary = binary  # another unix port than MICROPYTHON's (the board-faithful one)
         self.stdout = ""
 
     def run(
@@ -139,7 +142,7 @@ class Runner:
     def _mp(self, code, heap, timeout, path):
         f = self.flash / "_scenario.py"
         f.write_text(code)
-        cmd = [micropython_binary()]
+        cmd = [self.binary or micropython_binary()]
         if heap:
             cmd += ["-X", f"heapsize={heap}"]
             path = path or (str(self.mpy) if self.mpy else None)
