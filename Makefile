@@ -45,8 +45,9 @@ mpy: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tools.demo
 
-bench: $(STAMP) mpy
-	$(BIN)/python -m tools.bench
+# make bench [PYPI=1]: on the board-faithful port (naive, .mpy, frozen), or on PyPI's port
+bench: $(STAMP) mpy port
+	$(BIN)/python -m tools.bench $(if $(PYPI),--pypi)
 
 reliability: $(STAMP) mpy
 	IOTAUTH_CUT_STRIDE=1 IOTAUTH_SOAK=10000 IOTAUTH_FLEET=10000 $(BIN)/python -m pytest -q \

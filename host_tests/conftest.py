@@ -86,6 +86,55 @@ def runner(request, flash, mpy_build) -> Runner:
     return Runner(request.param, flash, mpy_build)
 
 
+@pytest.fixture(scope="session")
+def port() -> dict:
+    """The board-faithful port's programs (make port): {variant: path}, built if needed."""
+    from tools.port import ToolError, ensure
+
+    try:
+        return {k: str(v) for k, v in ensure().items()}
+    except ToolError as e:  # a missing tool fails the test and says so, never skips
+        raise AssertionError(f"make port failed: {e}") from None
+
+
+# Where memory is measured: PyPI's unix port (64-bit), the board-faithful port with the agent
+# from .mpy, and with the agent frozen in.
+BOARD_RUNTIMES = ("pypi", "port", "port-frozen")
+
+
+BOARD_NAMES = {
+    "pypi": "unix port",
+    "port": "board-faithful port, .mpy",
+    "port-frozen": "board-faithful port, frozen",
+}
+
+
+def board_runner_for(kind: str, flash: Path, mpy: Path, request) -> Runner:
+    if kind == "pypi":
+        r = Runner("micropython", flash, mpy)
+    elif kind == "port":
+        r = Runner("micropython", flash, mpy, binary=request.getfixturevalue("port")["unix-board"])
+    else:  # frozen: a module path without the package, so the firmware's copy is found
+        prog = request.getfixturevalue("port")["unix-board-frozen"]
+        r = Runner("micropython", flash, binary=prog, path="/nonexistent")
+    r.name = BOARD_NAMES[kind]
+    return r
+
+
+@pytest.fixture(params=BOARD_RUNTIMES)
+def board_runner(request, flash, mpy_build) -> Runner:
+    """A runner on each MicroPython build that memory figures come from."""
+    return board_runner_for(request.param, flash, mpy_build, request)
+
+
+@pytest.fixture(params=RUNTIMES + BOARD_RUNTIMES[1:])
+def any_runner(request, flash, mpy_build) -> Runner:
+    """The shim, PyPI's unix port, and the board-faithful port (.mpy and frozen)."""
+    if request.param in RUNTIMES:
+        return Runner(request.param, flash, mpy_build)
+    return board_runner_for(request.param, flash, mpy_build, request)
+
+
 FIGURES: list[tuple[str, str, str]] = []
 
 

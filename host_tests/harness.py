@@ -31,15 +31,31 @@ if sys.implementation.name == "micropython":
         rtc = None  # seconds the RTC reads, when a test sets it (an unset RTC, an ESP32)
         epoch = 1970
 
-        def ticks_ms(self):
-            return (_rt.ticks_ms() + self.off) % self.period
+        offt = 0  # off within the ticks period, as ticks_add takes it
 
-        def ticks_add(self, t, d):
-            return (t + d) % self.period
+        if sys.maxsize < 1 << 32:
+            # A 32-bit port's own ticks wrap at 2**30, as a board's, and allocate nothing
+            # (2**30 itself is no small int there: arithmetic on it would).
+            def ticks_ms(self):
+                return _rt.ticks_add(_rt.ticks_ms(), self.offt)
 
-        def ticks_diff(self, a, b):
-            h = self.period >> 1
-            return ((a - b + h) % self.period) - h
+            def ticks_add(self, t, d):
+                return _rt.ticks_add(t, d)
+
+            def ticks_diff(self, a, b):
+                return _rt.ticks_diff(a, b)
+
+        else:
+
+            def ticks_ms(self):
+                return (_rt.ticks_ms() + self.off) % self.period
+
+            def ticks_add(self, t, d):
+                return (t + d) % self.period
+
+            def ticks_diff(self, a, b):
+                h = self.period >> 1
+                return ((a - b + h) % self.period) - h
 
         def time(self):
             if self.rtc is not None:
@@ -61,6 +77,8 @@ if sys.implementation.name == "micropython":
 
     def advance(s):
         clock.off += int(s * 1000)
+        h = clock.period >> 1
+        clock.offt = (clock.off + h) % clock.period - h
 
     def rtc_unset(unset=True):
         # A board before NTP: its RTC reads a few days after its epoch.
@@ -123,12 +141,19 @@ class Runner:
     """Runs scripts with ``flash`` as the current directory (the board's flash root)."""
 
     def __init__(
-        self, runtime: str, flash: Path, mpy: Path | None = None, binary: str | None = None
+        self,
+        runtime: str,
+        flash: Path,
+        mpy: Path | None = None,
+        binary: str | None = None,
+        path: str | None = None,
     ):
         self.runtime = runtime
         self.flash = flash
         self.mpy = mpy  # the .mpy build: what runs on a board-sized heap
         self.binary = binary  # another unix port than MICROPYTHON's (the board-faithful one)
+        self.path = path  # the module path of every run (a frozen build: one without iotauth)
+        self.name = runtime  # what the reliability table calls it
         self.stdout = ""
 
     def run(
@@ -143,6 +168,7 @@ class Runner:
         f = self.flash / "_scenario.py"
         f.write_text(code)
         cmd = [self.binary or micropython_binary()]
+        path = path or self.path
         if heap:
             cmd += ["-X", f"heapsize={heap}"]
             path = path or (str(self.mpy) if self.mpy else None)

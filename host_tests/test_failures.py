@@ -59,7 +59,8 @@ def assert_clean(res):
         ("reset", ""),
     ],
 )
-def test_fault_is_transient_with_backoff(mode, words, runner, server, flash, figure):
+def test_fault_is_transient_with_backoff(mode, words, any_runner, server, flash, figure):
+    runner = any_runner
     write_config(flash, generic(server))
     fault(server, mode)
     res = runner.run(
@@ -83,7 +84,7 @@ except iotauth.AuthError as e:
     assert_clean(res)
     if runner.runtime == "micropython":
         figure(
-            f"server fault {mode} (64 KB heap)",
+            f"server fault {mode} (64 KB heap, {runner.name})",
             "pass",
             f"TransientError, next request held {retry} s, 1 request",
         )
@@ -285,14 +286,12 @@ out("poll", err(e2) if e2 else p)
 
 
 @pytest.mark.parametrize("free_kb", [12, 6, 2])
-def test_failure_in_a_full_heap_is_transient_with_back_off(free_kb, flash, mpy_build):
+def test_failure_in_a_full_heap_is_transient_with_back_off(free_kb, board_runner, flash):
     # 12 KB free and a refused connection: the failure is recorded and backed off, with
     # the failure code loaded or, where even that finds no heap, without; a MemoryError
     # never escapes token() or poll().
-    from harness import Runner
-
     write_config(flash, REFUSED)
-    res = Runner("micropython", flash, mpy_build).run(SQUEEZED % (free_kb * 1024), heap="96k")
+    res = board_runner.run(SQUEEZED % (free_kb * 1024), heap="96k")
     assert res["e"][0] == "TransientError" and res["e"][2] >= 1, res
     assert res["last"][0] == "TransientError", res
     assert type(res["poll"]) is int and res["poll"] >= 1, res

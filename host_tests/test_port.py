@@ -9,17 +9,6 @@ from test_grants import generic
 from conftest import write_config
 from harness import Runner
 
-
-@pytest.fixture(scope="session")
-def port() -> dict:
-    from tools.port import ToolError, ensure
-
-    try:
-        return {k: str(v) for k, v in ensure().items()}
-    except ToolError as e:  # a missing tool fails the test and says so, never skips
-        raise AssertionError(f"make port failed: {e}") from None
-
-
 HANDSHAKE = """
 import gc, socket, ssl, sys
 out("maxsize", sys.maxsize)

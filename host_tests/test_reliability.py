@@ -160,15 +160,15 @@ out("file_growth", sum(os.stat(p)[6] for p in ("auth.state", "auth.state.1")) - 
 """
 
 
-def test_soak_renewals_in_a_small_heap(server, flash, figure, mpy_build):
+def test_soak_renewals_in_a_small_heap(board_runner, server, flash, figure):
     server.state.lifetime = 120
     write_config(flash, generic(server))
-    res = Runner("micropython", flash, mpy_build).run(SOAK_SCRIPT % SOAK, heap="64k", timeout=3600)
+    res = board_runner.run(SOAK_SCRIPT % SOAK, heap="64k", timeout=3600)
     assert res["renewals"] == SOAK
     assert res["writes"] == SOAK and res["idle_writes"] == 0
     assert res["growth"] <= 0 and abs(res["file_growth"]) <= 16
     figure(
-        f"soak: {SOAK} renewals, 64 KB heap, unix port",
+        f"soak: {SOAK} renewals, 64 KB heap, {board_runner.name}",
         "pass",
         f"heap growth {res['growth']} B, {res['writes']} writes for {SOAK} renewals, "
         f"0 idle writes, state files +{res['file_growth']} B",

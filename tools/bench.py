@@ -1,17 +1,26 @@
-"""`make bench`: the agent's allocation and size figures beside the naive `requests` baseline,
-both measured in the same run on the real MicroPython unix port against the local token server
-(Keycloak-shaped tokens: the myDevices admin dialect). Writes build/bench.json too.
+"""`make bench`: the agent's allocation and heap figures beside the naive `requests` baseline,
+measured in one run against the local token server (Keycloak-shaped tokens: the myDevices
+admin dialect). Writes build/bench.json too.
+
+By default on the board-faithful port (`make port`: 32-bit, mbedtls in the GC heap as on a
+Pico W), in three columns: naive `requests` (it verifies no certificate), the agent from
+`.mpy`, the agent frozen into the firmware. `--pypi` measures on PyPI's 64-bit unix port
+instead (naive and `.mpy` only: it has no frozen agent).
+
+    python -m tools.bench [--pypi]
 
 Allocation figures are exact: `gc.disable()` and `gc.mem_alloc()` deltas.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,15 +35,17 @@ from tools.tokenserver.server import State, serve  # noqa: E402
 
 CLIENT = ("md-admin", "md-admin-secret")
 RENEWALS = 100
+SHORT = 3  # the short run: load + token + 3 renewals
 STEADY = 3  # sizes above the smallest heap that must run too
 
+# The script's names and figures exist before m0, so the heap kept at rest counts only what
+# the code under test keeps.
 MEASURE = """
-import gc
+import gc, json, sys
+r = {"first": 0, "renew": 0, "hot": 0, "growth20": 0, "rest": 0, "tokens": 0, "header": 0}
+m = m0 = i = a = tok = h = URL = BODY = H = None
 gc.collect()
 m0 = gc.mem_alloc()
-%(imports)s
-gc.collect()
-r = {"import": gc.mem_alloc() - m0}
 %(setup)s
 gc.collect()
 gc.disable()
@@ -61,33 +72,32 @@ for i in range(20):
 %(renew_indented)s
 gc.collect()
 r["growth20"] = gc.mem_alloc() - m
-r["retained"] = gc.mem_alloc() - m0
+r["rest"] = gc.mem_alloc() - m0
 r["tokens"] = %(token_bytes)s
+r["header"] = %(header_bytes)s
 print("@@" + json.dumps(r))
 """
 
+# A renewal collects (before the request, before the tokens are made), which would take
+# garbage off a mem_alloc delta: while measuring, the agent's modules import a `gc` whose
+# collect() does nothing (sys.modules is searched first), so every byte allocated counts.
 NO_COLLECT = (
-    "class _NoCollect:\n    def collect():\n        pass\nagent.gc = renew.gc = _NoCollect"
+    "class _NoCollect:\n    def collect():\n        pass\nsys.modules['gc'] = _NoCollect\n"
 )
 
 AGENT = {
-    "imports": "import json, iotauth\n"
-    "from iotauth import agent, http, jsonscan, renew, store",  # code loads apart (config: freed)
-    # A renewal collects twice (before the request, before the tokens are made), which would
-    # take garbage off a mem_alloc delta: skipped while measuring, so the figures count every
-    # byte allocated.
-    "setup": "a = iotauth.load()\n" + NO_COLLECT,
+    "setup": NO_COLLECT + "import iotauth\na = iotauth.load()",
     "first": "a.token()",
     "renew": "a.invalidate()\na.token()",
     "hot": "    a.headers()\n    a.token()",
     "renew_indented": "    a.invalidate()\n    a.token()",
     "token_bytes": "len(a._tok.access) + len(a._tok.refresh)",
+    "header_bytes": "len(a._hdrs['Authorization'])",
 }
 
 NAIVE = {
-    "imports": "import json, requests",
-    "setup": "URL = %(url)r\nBODY = %(body)r\n"
-    "H = {'Content-Type': 'application/x-www-form-urlencoded'}\ntok = None",
+    "setup": "import requests\nURL = %(url)r\nBODY = %(body)r\n"
+    "H = {'Content-Type': 'application/x-www-form-urlencoded'}",
     "first": "tok = requests.post(URL, data=BODY, headers=H).json()",
     "renew": "tok = requests.post(URL, data='grant_type=refresh_token&refresh_token=' + "
     "tok['refresh_token'] + '&' + BODY[30:], headers=H).json()",
@@ -95,11 +105,12 @@ NAIVE = {
     "renew_indented": "    tok = requests.post(URL, data='grant_type=refresh_token&"
     "refresh_token=' + tok['refresh_token'] + '&' + BODY[30:], headers=H).json()",
     "token_bytes": "len(tok['access_token']) + len(tok['refresh_token'])",
+    "header_bytes": "len(h['Authorization'])",
 }
 
 SURVIVE = {
     "agent": "import iotauth\na = iotauth.load()\na.token()\n"
-    f"for i in range({RENEWALS}):\n    a.invalidate()\n    a.token()\nprint('@@ok')\n",
+    "for i in range(%(n)d):\n    a.invalidate()\n    a.token()\nprint('@@ok')\n",
     "naive": "import requests\nURL = %(url)r\nBODY = %(body)r\n"
     "H = {'Content-Type': 'application/x-www-form-urlencoded'}\n"
     "tok = requests.post(URL, data=BODY, headers=H).json()\nfor i in range(%(n)d):\n"
@@ -113,24 +124,25 @@ class BenchError(Exception):
     pass
 
 
-def micropython() -> str:
-    try:
-        return find_micropython()
-    except ToolError as e:
-        raise BenchError(str(e)) from None
+class Column:
+    """What one column runs: a MicroPython program with a module path, the agent or not."""
+
+    def __init__(self, label: str, program: str, path: str, agent: bool):
+        self.label, self.program, self.path, self.agent = label, program, path, agent
 
 
-def run_mp(code: str, flash: Path, path: str, heap: str | None = None) -> str | None:
+def run_mp(code: str, flash: Path, col: Column, path: str | None = None, heap: int | None = None):
+    """Runs code in flash; -> what it printed after @@, None if it failed in a small heap."""
     f = flash / "_bench.py"
     f.write_text(code)
-    cmd = [micropython()] + (["-X", f"heapsize={heap}"] if heap else []) + [f.name]
+    cmd = [col.program] + (["-X", f"heapsize={heap}k"] if heap else []) + [f.name]
     p = subprocess.run(
         cmd,
         cwd=flash,
         capture_output=True,
         text=True,
         timeout=300,
-        env=dict(os.environ, MICROPYPATH=f"{path}:.frozen"),
+        env=dict(os.environ, MICROPYPATH=f"{path or col.path}:.frozen"),
     )
     for line in p.stdout.splitlines():
         if line.startswith("@@"):
@@ -146,18 +158,19 @@ def fresh_flash(flash: Path, cfg: dict) -> None:
     (flash / "auth.json").write_text(json.dumps(cfg))
 
 
-def smallest_heap(code: str, flash: Path, path: str, cfg: dict) -> int:
+def smallest_heap(code: str, work: Path, col: Column, cfg: dict, path: str | None = None) -> int:
     """The smallest -X heapsize (KB) from which the script prints @@ok in this and the next
     STEADY sizes: where it runs is not monotonic (a run can pass at 22 KB, fail at 23 by
     layout), so a lucky hole found by the bisection is not reported."""
+    flash = Path(tempfile.mkdtemp(dir=work))
 
     def runs(kb: int) -> bool:
         fresh_flash(flash, cfg)
-        return run_mp(code, flash, path, f"{kb}k") is not None
+        return run_mp(code, flash, col, path, kb) is not None
 
     lo, hi = 1, 512
     if not runs(hi):
-        raise BenchError("does not run even in 512 KB")
+        raise BenchError(f"{col.label}: does not run even in 512 KB")
     while lo < hi:
         mid = (lo + hi) // 2
         if runs(mid):
@@ -170,10 +183,11 @@ def smallest_heap(code: str, flash: Path, path: str, cfg: dict) -> int:
         if failed is None:
             return kb
         kb = failed + 1
-    raise BenchError("runs in 512 KB, yet no steady smallest heap below it")
+    raise BenchError(f"{col.label}: runs in 512 KB, yet no steady smallest heap below it")
 
 
-def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
+def endpoint(scheme: str, srv, ca: Path | None) -> tuple[dict, dict]:
+    """The agent's auth.json and the naive script's variables for one endpoint."""
     url = srv.url("/auth/realms/demo/protocol/openid-connect/token")
     cfg = {
         "preset": "mydevices-admin",
@@ -187,24 +201,41 @@ def measure(scheme: str, srv, flash: Path, ca: Path | None, mpy: str) -> dict:
     else:
         cfg["insecure_http"] = True
     body = f"grant_type=client_credentials&client_id={CLIENT[0]}&client_secret={CLIENT[1]}"
-    naive_vars = {"url": url, "body": body, "n": RENEWALS}
-    fresh_flash(flash, cfg)
-    agent = json.loads(run_mp(MEASURE % AGENT, flash, mpy))
-    naive_fill = {k: (v % naive_vars if k == "setup" else v) for k, v in NAIVE.items()}
-    naive = json.loads(run_mp(MEASURE % naive_fill, flash, mpy))
-    agent["min_heap_kb"] = smallest_heap(SURVIVE["agent"], flash, mpy, cfg)
-    naive["min_heap_kb"] = smallest_heap(SURVIVE["naive"] % naive_vars, flash, mpy, cfg)
-    # An agent installed as .py compiles each module on import: a higher peak.
-    agent["min_heap_py_kb"] = smallest_heap(SURVIVE["agent"], flash, str(FIRMWARE_DIR), cfg)
-    naive["min_heap_py_kb"] = naive["min_heap_kb"]  # requests is frozen in: no .py to compile
-    return {"agent": agent, "naive": naive}
+    return cfg, {"url": url, "body": body}
+
+
+def measure(cols: list[Column], cfg: dict, nv: dict, work: Path, pool) -> dict:
+    """Every figure of one endpoint for each column: {column label: {figure: value}}."""
+    out = {}
+    flash = Path(tempfile.mkdtemp(dir=work))
+    for col in cols:
+        fresh_flash(flash, cfg)
+        spec = AGENT if col.agent else {k: v % nv for k, v in NAIVE.items()}
+        out[col.label] = json.loads(run_mp(MEASURE % spec, flash, col))
+    jobs = {}
+    for col in cols:
+        for key, n in (("min_heap_kb", RENEWALS), ("min_heap_short_kb", SHORT)):
+            code = SURVIVE["agent" if col.agent else "naive"] % dict(nv, n=n)
+            jobs[col.label, key] = pool.submit(smallest_heap, code, work, col, cfg)
+        if col.agent and col.path == str(MPY_DIR):
+            # An agent installed as .py compiles each module on import: a higher peak.
+            code = SURVIVE["agent"] % {"n": RENEWALS}
+            jobs[col.label, "min_heap_py_kb"] = pool.submit(
+                smallest_heap, code, work, col, cfg, str(FIRMWARE_DIR)
+            )
+    for (label, key), job in jobs.items():
+        out[label][key] = job.result()
+    for fig in out.values():
+        fig["beyond"] = fig["rest"] - fig["tokens"] - fig["header"]
+    return out
 
 
 DEVICE = """
-import gc, json, time, iotauth
+import gc, json, sys, time
+%s
+import iotauth
 from iotauth import agent, device, grant, http, jsonscan, renew, store
 a = iotauth.load()
-%s
 a.on_code = lambda uri, code, full: None
 r = {}
 for step in ("authorization request", "pending poll", "poll that brings the token"):
@@ -220,10 +251,12 @@ for step in ("authorization request", "pending poll", "poll that brings the toke
     time.sleep(1.05)
 print("@@" + json.dumps(r))
 """
+STEPS = ("authorization request", "pending poll", "poll that brings the token")
 
 
-def measure_device(srv, flash: Path, mpy: str) -> dict:
-    """Bytes allocated by each step of the device authorization grant (RFC 8628)."""
+def measure_device(srv, flash: Path, col: Column) -> dict:
+    """Bytes allocated by each step of the device authorization grant (RFC 8628), its code
+    loaded first."""
     srv.state.device_interval = 1
     srv.state.device_script = ["pending", "approve"]
     cfg = {
@@ -234,91 +267,135 @@ def measure_device(srv, flash: Path, mpy: str) -> dict:
         "device_authorization_url": srv.url("/oauth/device"),
     }
     fresh_flash(flash, cfg)
-    return json.loads(run_mp(DEVICE % NO_COLLECT, flash, mpy))
+    return json.loads(run_mp(DEVICE % NO_COLLECT, flash, col))
 
 
-def import_cost(flash: Path, path: str) -> int:
-    code = (
-        "import gc\ngc.collect()\nm = gc.mem_alloc()\nimport iotauth\n"
-        "gc.collect()\nprint('@@' + str(gc.mem_alloc() - m))\n"
-    )
-    return int(run_mp(code, flash, path))
+# The modules in sys.modules after load + renewals (test_firmware checks the list); renew
+# and jsonscan load for each renewal, the others for one use (config, grant, restore,
+# failure, expiry, tls, chunked) or for one feature.
+RESIDENT = ("__init__", "agent", "clock", "token", "http", "store")
+RENEWAL = RESIDENT + ("renew", "jsonscan")
+
+IMPORTS = """
+import gc, sys
+m = 0
+gc.collect()
+m = gc.mem_alloc()
+%s
+gc.collect()
+print("@@" + str(gc.mem_alloc() - m))
+"""
 
 
-# The modules in sys.modules after load + renewals (test_firmware checks the list); the
-# others load for one use (config, restore, failure, expiry, tls, chunked) or for one feature.
-RESIDENT = ("__init__", "agent", "clock", "token", "renew", "http", "jsonscan", "store")
+def import_cost(flash: Path, col: Column, path: str | None = None, names=()) -> int:
+    """Heap bytes that importing iotauth and the named submodules keeps."""
+    code = "import iotauth" + ("\nfrom iotauth import " + ", ".join(names) if names else "")
+    return int(run_mp(IMPORTS % code, flash, col, path))
+
 
 ROWS = [
     ("first token request (bytes allocated)", "first"),
     ("renewal with the refresh token (bytes allocated)", "renew"),
     ("headers() + token() on a valid token (bytes per call pair)", "hot"),
     ("heap growth over 20 more renewals (bytes, after gc.collect)", "growth20"),
-    ("heap retained after renewals, incl. code (bytes)", "retained"),
+    ("heap kept at rest after a renewal, code and data (bytes)", "rest"),
+    ("  of it beyond the tokens and the header (bytes)", "beyond"),
     ("bytes of the tokens kept (access + refresh)", "tokens"),
-    (f"smallest -X heapsize for load + token + {RENEWALS} renewals (KB)", "min_heap_kb"),
-    ("  the same with the agent from .py sources (KB)", "min_heap_py_kb"),
+    (f"smallest -X heapsize: load + token + {RENEWALS} renewals (KB)", "min_heap_kb"),
+    (f"smallest -X heapsize: load + token + {SHORT} renewals (KB)", "min_heap_short_kb"),
+    ("  the same as the first with the agent from .py sources (KB)", "min_heap_py_kb"),
 ]
 
 
-# Only the imports, nothing run: the heap the renewal path's code needs before any data.
+def table(cols: list[Column], results: dict) -> str:
+    naive, agents = cols[0].label, [c.label for c in cols[1:]]
+    w = max(len(r[0]) for r in ROWS) + 2
+    lines = []
+    for scheme, res in results.items():
+        note = " (the agent verifies the certificate; naive does not)" if scheme == "https" else ""
+        lines.append(f"\n{scheme.upper()} on loopback{note}")
+        lines.append(
+            f"{'figure':<{w}}{naive:>8}" + "".join(f"{a:>14}{'ratio':>7}" for a in agents)
+        )
+        for label, key in ROWS:
+            n = res[naive].get(key)
+            row = f"{label:<{w}}{'-' if n is None or key == 'min_heap_py_kb' else n:>8}"
+            for a in agents:
+                v = res[a].get(key)
+                ratio = f"{v / n:.2f}" if v is not None and n else "-"
+                row += f"{'-' if v is None else v:>14}{ratio:>7}"
+            lines.append(row)
+    return "\n".join(lines)
+
+
+def code_table(sizes: dict) -> str:
+    w = 66
+    rows = [
+        ("import iotauth from .py (heap bytes)", "import_py"),
+        ("import iotauth from .mpy (heap bytes)", "import_mpy"),
+        ("import iotauth frozen (heap bytes)", "import_frozen"),
+        ("  + the modules a renewal runs, from .mpy (heap bytes)", "renewal_mpy"),
+        ("  + the modules a renewal runs, frozen (heap bytes)", "renewal_frozen"),
+        ("size of the .mpy files (bytes)", "mpy_bytes"),
+        ("  of which resident after a renewal (bytes)", "resident_mpy_bytes"),
+        ("import requests, the baseline (heap bytes)", "import_naive"),
+        ("smallest -X heapsize only to import the renewal code, .mpy (KB)", "import_only_kb"),
+        ("smallest -X heapsize only to import requests (KB)", "import_only_naive_kb"),
+    ]
+    return "\n".join(f"{label:<{w}}{sizes[k]:>10}" for label, k in rows if k in sizes)
+
+
 IMPORT_ONLY = {
     "agent": "import iotauth\nfrom iotauth import "
-    + ", ".join(m for m in RESIDENT if m != "__init__")
+    + ", ".join(m for m in RENEWAL if m != "__init__")
     + "\nprint('@@ok')\n",
     "naive": "import requests\nprint('@@ok')\n",
 }
 
 
-def table(results: dict, sizes: dict) -> str:
-    lines = []
-    w = max(len(r[0]) for r in ROWS) + 2
-    for scheme, res in results.items():
-        note = (
-            " (agent verifies the certificate; naive requests does not)"
-            if scheme == "https"
-            else ""
-        )
-        lines.append(f"\n{scheme.upper()} on loopback{note}")
-        lines.append(f"{'figure':<{w}}{'iotauth':>10}{'naive':>10}{'ratio':>8}")
-        for label, key in ROWS:
-            a, n = res["agent"][key], res["naive"][key]
-            ratio = f"{a / n:.2f}" if n else "-"
-            lines.append(f"{label:<{w}}{a:>10}{n:>10}{ratio:>8}")
-    lines.append("\nCode")
-    lines.append(f"{'import iotauth from .py (heap bytes)':<{w}}{sizes['import_py']:>10}")
-    lines.append(f"{'import iotauth from .mpy (heap bytes)':<{w}}{sizes['import_mpy']:>10}")
-    lines.append(
-        f"{'  + the modules a renewal loads, with the HTTP buffer (.mpy)':<{w}}"
-        f"{results['http']['agent']['import']:>10}"
-    )
-    lines.append(f"{'size of the .mpy files (bytes)':<{w}}{sizes['mpy_bytes']:>10}")
-    lines.append(
-        f"{'  of which resident after a renewal (bytes)':<{w}}{sizes['resident_mpy_bytes']:>10}"
-    )
-    lines.append(
-        f"{'import requests, the baseline (heap bytes)':<{w}}"
-        f"{results['http']['naive']['import']:>10}"
-    )
-    lines.append(
-        f"{'smallest -X heapsize only to import the renewal code (KB)':<{w}}"
-        f"{sizes['import_only_kb']:>10}"
-    )
-    lines.append(
-        f"{'smallest -X heapsize only to import requests (KB)':<{w}}"
-        f"{sizes['import_only_naive_kb']:>10}"
-    )
-    return "\n".join(lines)
+def columns(pypi: bool) -> tuple[str, list[Column]]:
+    """The runtime's name and its columns: naive first."""
+    empty = str(ROOT / "build" / "bench-empty")  # a module path with nothing in it
+    Path(empty).mkdir(parents=True, exist_ok=True)
+    if pypi:
+        try:
+            mp = find_micropython()
+        except ToolError as e:
+            raise BenchError(str(e)) from None
+        name = "PyPI's MicroPython unix port (64-bit, mbedtls outside the GC heap)"
+        return name, [
+            Column("naive", mp, empty, False),
+            Column("agent .mpy", mp, str(MPY_DIR), True),
+        ]
+    from tools.port import ToolError as PortError
+    from tools.port import ensure
 
-
-def main() -> int:
     try:
+        progs = {k: str(v) for k, v in ensure().items()}
+    except PortError as e:
+        raise BenchError(f"make port failed: {e}") from None
+    name = "the board-faithful port (MicroPython v1.28.0, 32-bit, mbedtls in the GC heap)"
+    plain, frozen = progs["unix-board"], progs["unix-board-frozen"]
+    return name, [
+        Column("naive", plain, empty, False),
+        Column("agent .mpy", plain, str(MPY_DIR), True),
+        Column("agent frozen", frozen, empty, True),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--pypi", action="store_true", help="measure on PyPI's 64-bit unix port")
+    args = ap.parse_args(argv)
+    try:
+        name, cols = columns(args.pypi)
         built = compile_to(MPY_DIR)
         sizes = {
             "mpy_bytes": sum(p.stat().st_size for p in built),
             "resident_mpy_bytes": sum(p.stat().st_size for p in built if p.stem in RESIDENT),
         }
-        with tempfile.TemporaryDirectory() as d:
+        naive, mpy = cols[0], cols[1]
+        with tempfile.TemporaryDirectory() as d, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
             work = Path(d)
             flash = work / "flash"
             flash.mkdir()
@@ -327,28 +404,42 @@ def main() -> int:
             http_srv = serve(state)
             tls_srv = serve(state, certs.server_context())
             tls_srv.base = f"https://localhost:{tls_srv.port}"
-            mpy = str(MPY_DIR)
             try:
-                sizes["import_py"] = import_cost(flash, str(FIRMWARE_DIR))
+                modules = [m for m in RENEWAL if m != "__init__"]
+                sizes["import_py"] = import_cost(flash, mpy, str(FIRMWARE_DIR))
                 sizes["import_mpy"] = import_cost(flash, mpy)
-                sizes["import_only_kb"] = smallest_heap(IMPORT_ONLY["agent"], flash, mpy, {})
-                sizes["import_only_naive_kb"] = smallest_heap(IMPORT_ONLY["naive"], flash, mpy, {})
-                results = {
-                    "http": measure("http", http_srv, flash, None, mpy),
-                    "https": measure("https", tls_srv, flash, certs.ca_der, mpy),
-                }
+                sizes["renewal_mpy"] = import_cost(flash, mpy, names=modules)
+                if len(cols) > 2:
+                    sizes["import_frozen"] = import_cost(flash, cols[2])
+                    sizes["renewal_frozen"] = import_cost(flash, cols[2], names=modules)
+                sizes["import_naive"] = int(run_mp(IMPORTS % "import requests", flash, naive))
+                sizes["import_only_kb"] = smallest_heap(IMPORT_ONLY["agent"], work, mpy, {})
+                sizes["import_only_naive_kb"] = smallest_heap(
+                    IMPORT_ONLY["naive"], work, naive, {}
+                )
+                results = {}
+                for scheme, srv, ca in (
+                    ("http", http_srv, None),
+                    ("https", tls_srv, certs.ca_der),
+                ):
+                    cfg, nv = endpoint(scheme, srv, ca)
+                    results[scheme] = measure(cols, cfg, nv, work, pool)
                 device = measure_device(http_srv, flash, mpy)
             finally:
                 http_srv.close()
                 tls_srv.close()
-        print("iotauth bench: MicroPython unix port, agent from .mpy, Keycloak-shaped tokens")
-        print(table(results, sizes))
-        print("\nDevice authorization grant (RFC 8628), HTTP, bytes allocated per step")
-        for step in ("authorization request", "pending poll", "poll that brings the token"):
-            print(f"{step:<64}{device[step]:>10}")
-        out = ROOT / "build" / "bench.json"
+        print(f"iotauth bench: {name}; Keycloak-shaped tokens")
+        print(table(cols, results))
+        print("\nCode")
+        print(code_table(sizes))
+        print("\nDevice authorization grant (RFC 8628), HTTP, .mpy, bytes allocated per step")
+        for step in STEPS:
+            print(f"{step:<66}{device[step]:>10}")
+        out = ROOT / "build" / ("bench-pypi.json" if args.pypi else "bench.json")
         out.write_text(
-            json.dumps({"results": results, "sizes": sizes, "device": device}, indent=2)
+            json.dumps(
+                {"runtime": name, "results": results, "sizes": sizes, "device": device}, indent=2
+            )
         )
         print(f"\nbench: figures written to {out.relative_to(ROOT)}")
     except (BenchError, subprocess.TimeoutExpired) as e:

@@ -34,9 +34,11 @@ class TransientError(AuthError):
 
 
 class Config:
-    # The checked config as attributes: config.py fills them (None where not set), grant.py
-    # adds the renewal's prepared requests. Here so that the parser can leave the heap.
-    pass
+    # The checked config as attributes: config.py sets those with a value, grant.py adds the
+    # renewal's prepared requests. A field not set reads None, so the ten or more a config
+    # leaves unset take no heap. Here so that the parser can leave the heap.
+    def __getattr__(self, name):
+        return None
 
 
 def load(config="auth.json", state="auth.state"):

@@ -39,11 +39,6 @@ class Agent:
             from .store import Store
 
             self._store = Store(state)
-            if cfg.transport != "requests":
-                # The HTTP client loads at boot, before the restore's garbage: measured, the
-                # smallest heap that runs is 3 KB lower than with it loaded at the renewal.
-                from . import http  # noqa: F401
-
             once("restore").restore(self)
             gc.collect()  # the boot's garbage freed now: what loads next packs into it
 
@@ -117,9 +112,9 @@ class Agent:
         gc.collect()  # its blocks join the free ones before the request takes any
         try:
             try:
-                from .renew import renew
-
-                renew(self)
+                # Its code (and jsonscan's) leaves the heap after each renewal: held between
+                # renewals it would sit in the heap the app has at rest.
+                once("renew").renew(self)
             except MemoryError:
                 # A full heap is a passing state (the app's own data, fragmentation): wait
                 # and try again, like any transient failure.

@@ -13,6 +13,7 @@ from .url import split
 
 _HEAD_MAX = const(8192)
 _NAP = const(5)  # ms between looks at a socket that has nothing to read yet
+_last = None  # (url, parts) of the last URL called: its address is looked up once
 
 
 class Response:
@@ -65,10 +66,16 @@ def request(agent, method, url, kw):
 def _where(cfg, url):
     # -> (url parts, CA) when the token may go to url; ConfigError (no URL in it: a URL
     # may carry a key) when it may not.
-    try:
-        parts = split(url)
-    except ValueError:
-        raise ConfigError("request(): the URL must be https:// or http:// with a host")
+    global _last
+    last = _last
+    if last is not None and last[0] == url:
+        parts = last[1]
+    else:
+        try:
+            parts = split(url)
+        except ValueError:
+            raise ConfigError("request(): the URL must be https:// or http:// with a host")
+        _last = (url, parts)
     if parts[0]:
         ca = cfg.api_ca or cfg.ca
         if ca is None and not cfg.insecure_tls:

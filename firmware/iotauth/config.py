@@ -86,24 +86,27 @@ def parse(raw, path="auth.json"):
         if d.get(k):
             _check_ca(d[k], k, fail)
     c = Config()
-    for k in TYPES:
-        setattr(c, k, d.get(k))
-    for k in ("token_url_parts", "device_authorization_url_parts"):
-        setattr(c, k, d.get(k))
-    setattr(c, "id", _identity(c))  # noqa: B010
+    for k, v in d.items():
+        if v is not None and k not in _BOOT_ONLY:
+            setattr(c, k, v)
+    setattr(c, "id", _identity(d))  # noqa: B010
     s = d["scheme"]
     setattr(c, "prefix", s + " " if s else None)  # noqa: B010
     return c
 
 
-def _identity(c):
+# Fields read only here: the agent keeps their outcome (the filled URLs, the prefix).
+_BOOT_ONLY = ("preset", "realm", "scheme")
+
+
+def _identity(d):
     # Which credentials a persisted token belongs to: a new auth.json starts afresh.
     h = hashlib.sha256()
-    for v in (c.grant, c.token_url, c.client_id, c.username, c.scope, c.audience, c.refresh_token):
-        h.update((v or "").encode())
+    for k in ("grant", "token_url", "client_id", "username", "scope", "audience", "refresh_token"):
+        h.update((d.get(k) or "").encode())
         h.update(b"\n")
-    if c.resource:  # hashed only when set, so existing states keep their identity
-        h.update(c.resource.encode())
+    if d.get("resource"):  # hashed only when set, so existing states keep their identity
+        h.update(d["resource"].encode())
     return binascii.hexlify(h.digest()[:8]).decode()
 
 

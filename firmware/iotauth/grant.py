@@ -4,6 +4,8 @@
 # or an odd token. MIT licence.
 import json
 
+from . import once
+
 _SAFE = b"-._~"
 _MARK = "iotauth-refresh-token"  # where the refresh token goes in the prepared body
 
@@ -120,8 +122,7 @@ def prepare(cfg):
 
 def post(agent, parts, grant, secret=None):
     # Any request to the token or device authorization endpoint: (status, head, body).
-    from .renew import send
-
+    send = once("renew").send
     cfg = agent._cfg
     pieces, ctype, auth = request(cfg, grant, secret)
     h = cfg.head if parts is cfg.token_url_parts else head(cfg, parts, ctype, auth)

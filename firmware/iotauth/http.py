@@ -1,7 +1,9 @@
 # iotauth http: the lean HTTP/1.0 client for token requests, as micropython-lib's
 # requests (never a chunked body asked for), on socket + ssl with the server certificate
-# verified. One reused buffer, as large as the largest message so far; bounded in size and
-# time. MIT licence.
+# verified. One buffer per request, made as large as the endpoint's largest message once
+# the connection is up, and let go with the answer; bounded in size and time. Keeps no
+# state of its own (the endpoint's parts do), so it can leave the heap between renewals.
+# MIT licence.
 import socket
 import time
 
@@ -14,26 +16,23 @@ _MAX = const(8192)  # largest request and response (head and body)
 _ERR_MAX = const(2048)  # an error answer is read this far: its error and error_description
 _STEP = const(512)  # the buffer grows in these, so tokens a few bytes longer fit as they are
 _NAP = const(5)  # ms between looks at a socket that has nothing to read yet
-buf = bytearray(_STEP)  # every request and response uses it; grows, never shrinks
-_mv = memoryview(buf)
-_ctx = {}  # CA path (None: unverified) -> SSLContext: each CA parsed once, not per request
-_dns = None  # (url parts, address) of the last endpoint: renewals skip DNS
 
 
-def _room(n, keep):
-    # Makes buf hold at least n bytes, its first `keep` kept: the same buffer while it is
-    # large enough, which after the first response it is.
-    global buf, _mv
-    if n > len(buf):
-        if n > _MAX:
-            raise TransientError("HTTP message too large: %d bytes, at most %d" % (n, _MAX))
-        try:
-            b = bytearray((n + _STEP - 1) // _STEP * _STEP)
-        except MemoryError:
-            raise TransientError("no heap for a %d-byte HTTP message" % n)
-        b[:keep] = _mv[:keep]
-        buf = b
-        _mv = memoryview(b)
+def _room(b, n, keep):
+    # A buffer of at least n bytes holding b's first `keep`: b itself while it is large
+    # enough, which, made as large as the endpoint's largest message, it is.
+    if b is not None and n <= len(b):
+        return b
+    if n > _MAX:
+        raise TransientError("HTTP message too large: %d bytes, at most %d" % (n, _MAX))
+    n = (n + _STEP - 1) // _STEP * _STEP
+    try:
+        new = bytearray(n)
+    except MemoryError:
+        raise TransientError("no heap for a %d-byte HTTP message" % n)
+    if b is not None:  # None: a request's first buffer, nothing to keep
+        new[:keep] = memoryview(b)[:keep]
+    return new
 
 
 def _put(b, n, data):
@@ -48,28 +47,26 @@ def _put(b, n, data):
 def connect(parts, timeout, ca):
     # A connected socket to the URL's host, TLS verified against ca when https. Raises
     # TransientError naming the step that failed: DNS, connection or TLS.
-    global _dns
-    tls, host, port, _, _ = parts  # unpacked, not sliced: no tuple allocated
-    d = _dns
-    if d is None or d[0] is not parts:
+    host = parts[1]
+    ai = parts[5]  # the address found before: renewals skip DNS
+    if ai is None:
         try:
-            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+            ai = socket.getaddrinfo(host, parts[2], 0, socket.SOCK_STREAM)[0]
         except OSError as e:  # lwIP -2 on rp2, -202 on ESP32; gaierror on CPython
             raise TransientError("cannot resolve %s (DNS error %s)" % (host, e.args[0]))
-        d = _dns = (parts, ai)
-    ai = d[1]
+        parts[5] = ai
     s = socket.socket(ai[0], socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
         try:
             s.connect(ai[-1])
         except OSError:
-            _dns = None  # the address may have moved: ask DNS again next time
+            parts[5] = None  # the address may have moved: ask DNS again next time
             raise
-        if tls:
-            c = _ctx.get(ca)
-            if c is None:
-                c = _ctx[ca] = once("tls").context(ca)
+        if parts[0]:
+            # The context (the parsed CA, 2.8 KB of heap) lives as long as this connection:
+            # kept between renewals it would sit in the heap the app has at rest.
+            c = once("tls").context(ca)
             try:
                 s = c.wrap_socket(s, server_hostname=host)
             except ValueError as e:  # MicroPython: certificate verification failed
@@ -85,24 +82,24 @@ def connect(parts, timeout, ca):
 
 def post(parts, head, body, timeout, ca):
     # One request; parts from config.split, head from grant.head, body a tuple of str or
-    # bytes pieces. -> (status, head, body), memoryviews of the shared buffer. Raises
+    # bytes pieces. -> (status, head, body), memoryviews of this request's buffer. Raises
     # TransientError for every network, TLS or framing fault.
     size = 0
     for p in body:
         size += len(p)
-    _room(len(head) + size + 16, 0)  # 16: the length's digits and CRLFs
-    b = buf
-    n = _put(b, 0, head)
-    n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
-    for p in body:
-        n = _put(b, n, p)
+    # The connection first: a TLS handshake's large blocks are taken before the buffer's.
     s = connect(parts, timeout, ca)
     try:
+        b = _room(None, max(len(head) + size + 16, parts[6]), 0)  # 16: length and CRLFs
+        n = _put(b, 0, head)
+        n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
+        for p in body:
+            n = _put(b, n, p)
         if hasattr(s, "write"):
-            s.write(_mv[:n])
+            s.write(memoryview(b)[:n])
         else:
-            s.sendall(_mv[:n])
-        return _response(s, timeout)
+            s.sendall(memoryview(b)[:n])
+        return _response(s, timeout, b, parts)
     except OSError as e:
         raise TransientError(once("failure").reason(e))
     except (ValueError, IndexError):
@@ -117,8 +114,8 @@ def late(start, timeout):
         raise TransientError("timed out: no whole answer in %d s" % (timeout * 2))
 
 
-def _response(s, timeout):
-    # Reads the response into the buffer until Content-Length or the server closes. A 2xx
+def _response(s, timeout, b, parts):
+    # Reads the response into buffer b until Content-Length or the server closes. A 2xx
     # answer grows the buffer to fit (up to _MAX); an error answer is read up to _ERR_MAX
     # (or what the buffer holds), enough for its error fields.
     if hasattr(s, "readinto"):
@@ -129,8 +126,7 @@ def _response(s, timeout):
     else:
         rd = s.recv_into  # CPython (the host shim): what has come, within the timeout
     start = time.ticks_ms()
-    b = buf
-    mv = _mv
+    mv = memoryview(b)
     n = 0
     h = end = -1
     cap = _MAX
@@ -140,9 +136,8 @@ def _response(s, timeout):
         if n == len(b):  # full, the end unknown: head not over, or a body read to close
             if err and n >= cap:
                 break  # an error's body read to close: what fits is enough
-            _room(n + _STEP, n)
-            b = buf
-            mv = _mv
+            b = _room(b, n + _STEP, n)
+            mv = memoryview(b)
         got = rd(mv[n:] if end < 0 else mv[n:end])
         if got is None:  # nothing has come yet
             time.sleep_ms(_NAP)
@@ -167,10 +162,11 @@ def _response(s, timeout):
                     end = h + _num(b, i + 17)
                     if err and end > cap:
                         end = cap  # an error's body: what fits is enough
-                    _room(end, n)
-                    b = buf
-                    mv = _mv
+                    b = _room(b, end, n)
+                    mv = memoryview(b)
                 # else: the body ends at close
+    if len(b) > parts[6]:
+        parts[6] = len(b)  # the next request's buffer is made this large at once
     if h < 0 or b[:5] != b"http/":
         raise ValueError("not HTTP")
     if end < 0:

@@ -59,10 +59,7 @@ def fetch(agent, grant_type, secret=None):
 def send(agent, parts, head, body):
     # One request over the configured transport: (status, head, body).
     cfg = agent._cfg
-    if cfg.transport == "requests":
-        from .viarequests import post as via
-    else:
-        from .http import post as via
+    via = once("viarequests" if cfg.transport == "requests" else "http").post
     return via(parts, head, body, cfg.timeout, cfg.ca)
 
 

@@ -1,7 +1,8 @@
 # iotauth tls: the CA file read into DER certificates, and the SSLContext that verifies
-# servers against them. Made once, at the first TLS request; this code then leaves the heap.
+# servers against them, made for each connection; this code, and ssl's, then leave the heap.
 # MIT licence.
 import binascii
+import ssl
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
 _END = b"-----END CERTIFICATE-----"
@@ -30,8 +31,6 @@ def read(path):
 
 
 def context(ca):
-    import ssl
-
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca is None:  # insecure_tls: the config asked for no verification
         if hasattr(ctx, "check_hostname"):

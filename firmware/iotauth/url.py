@@ -2,8 +2,10 @@
 
 
 def split(url):
-    # "https://host:port/path" -> (tls, host, port, path, Host header); ValueError if not
-    # http(s).
+    # "https://host:port/path" -> [tls, host, port, path, Host header, address, size]; the
+    # last two are what http.py learns of the endpoint: the address DNS gave (None: ask) and
+    # the size of the largest message exchanged (the next request's buffer). ValueError if
+    # not http(s).
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("http", "https"):
         raise ValueError("scheme")
@@ -22,4 +24,4 @@ def split(url):
     hdr = "[%s]" % host if ":" in host else host
     if port != (443 if tls else 80):
         hdr += ":%d" % port
-    return tls, host, port, ("/" + path).encode(), hdr
+    return [tls, host, port, ("/" + path).encode(), hdr, None, 0]

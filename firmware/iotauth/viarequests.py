@@ -33,7 +33,7 @@ def _headers(line, d):
 def post(parts, head, body, timeout, ca):
     # http.post's twin: -> (status, headers dict, body). head: grant.head()'s headers
     # dict; body: pieces, joined here: requests wants one object.
-    tls, _, _, path, hosthdr = parts
+    tls, path, hosthdr = parts[0], parts[3], parts[4]
     url = ("https://" if tls else "http://") + hosthdr + str(path, "utf-8")
     body = b"".join([p if type(p) is bytes else bytes(p, "utf-8") for p in body])
     try:
