@@ -87,6 +87,7 @@ def inputs(variant: str) -> str:
     if variant == "unix-board-frozen":
         files += sorted((ROOT / "boards" / variant).iterdir())
         files += [ROOT / "firmware" / "manifest.py"]
+        files += sorted((ROOT / "firmware" / "frozen" / "iotauth").glob("*.py"))
         files += sorted((ROOT / "firmware" / "iotauth").glob("*.py"))
     for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes())

@@ -184,8 +184,14 @@ def board_config(path: Path, tmp: Path) -> tuple[Path, list[Path]]:
 # Talking to the token endpoint from the host
 
 
+def token_url(conf) -> str:
+    """The token endpoint's URL (realm filled in) from what the agent keeps of it: its parts."""
+    tls, _, _, path, host = conf.token_url_parts[:5]
+    return ("https://" if tls else "http://") + host + path.decode()
+
+
 def tls_context(conf) -> ssl.SSLContext | None:
-    if not conf.token_url.startswith("https://"):
+    if not conf.token_url_parts[0]:
         return None
     if conf.ca:
         ctx = ssl.create_default_context()
@@ -232,7 +238,7 @@ def token_request(conf) -> tuple[int, dict]:
     headers = {"Content-Type": ctype.decode()}
     if auth:
         headers["Authorization"] = auth.decode()
-    return send(conf, conf.token_url, body, headers)
+    return send(conf, token_url(conf), body, headers)
 
 
 def refusal(status: int, body: dict) -> str:

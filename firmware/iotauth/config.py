@@ -95,8 +95,8 @@ def parse(raw, path="auth.json"):
     return c
 
 
-# Fields read only here: the agent keeps their outcome (the filled URLs, the prefix).
-_BOOT_ONLY = ("preset", "realm", "scheme")
+# Fields read only here: the agent keeps what they gave (the URLs' parts, the prefix).
+_BOOT_ONLY = ("preset", "realm", "scheme", "token_url", "device_authorization_url")
 
 
 def _identity(d):

@@ -125,5 +125,5 @@ def post(agent, parts, grant, secret=None):
     send = once("renew").send
     cfg = agent._cfg
     pieces, ctype, auth = request(cfg, grant, secret)
-    h = cfg.head if parts is cfg.token_url_parts else head(cfg, parts, ctype, auth)
+    h = cfg.head if parts is cfg.token_url_parts and cfg.head else head(cfg, parts, ctype, auth)
     return send(agent, parts, h, pieces)

@@ -38,9 +38,9 @@ def renew(agent):
 
 
 def fetch(agent, grant_type, secret=None):
-    # One token request, sent as load() prepared it where it can be.
+    # One token request, sent as load() prepared it where it did (not in a frozen build).
     cfg = agent._cfg
-    if grant_type == "refresh_token":
+    if grant_type == "refresh_token" and cfg.pre is not None:
         if not _plain(secret):
             secret = once("grant").quote(cfg, secret)
         r = send(agent, cfg.token_url_parts, cfg.head, (cfg.pre, secret, cfg.post))
