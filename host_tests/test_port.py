@@ -4,7 +4,6 @@ GC heap, plain and with the agent frozen in, and the agent working on both."""
 from __future__ import annotations
 
 import pytest
-from test_grants import generic
 
 from conftest import write_config
 from harness import Runner
@@ -43,12 +42,22 @@ out("t", len(a.token()))
 a.invalidate()
 out("t2", len(a.token()))
 out("file", sys.modules["iotauth.agent"].__file__)
+out("composed", [k for k in ("head", "body", "pre", "post") if getattr(a._cfg, k) is not None])
 """
 
 
 @pytest.mark.parametrize("variant", ["unix-board", "unix-board-frozen"])
 def test_agent_on_the_port_over_verified_https(variant, port, tls_server, certs, flash, mpy_build):
-    write_config(flash, generic(tls_server, insecure_http=False, ca=str(certs.ca_der)))
+    # Keycloak's dialect (myDevices): the renewal uses the refresh token it issues
+    cfg = {
+        "preset": "mydevices-admin",
+        "realm": "demo",
+        "client_id": "md-admin",
+        "client_secret": "md-admin-secret",
+        "token_url": tls_server.url("/auth/realms/demo/protocol/openid-connect/token"),
+        "ca": str(certs.ca_der),
+    }
+    write_config(flash, cfg)
     runner = Runner("micropython", flash, mpy_build, binary=port[variant])
     # the frozen build finds the package in .frozen first; the plain one loads the .mpy files
     res = runner.run(AGENT, heap="128k", path=None if variant == "unix-board" else "/nonexistent")
@@ -56,4 +65,10 @@ def test_agent_on_the_port_over_verified_https(variant, port, tls_server, certs,
     # frozen: the manifest's path inside the firmware; else the .mpy file it loaded
     frozen = variant == "unix-board-frozen"
     assert res["file"] == "iotauth/agent.py" if frozen else res["file"].endswith("agent.mpy")
+    # frozen, grant's code costs no heap: each renewal composes its request, none is kept
+    assert res["composed"] == ([] if frozen else ["head", "body", "pre", "post"]), res
     assert len(tls_server.state.requests) == 2
+    assert [r["grant"] for r in tls_server.state.requests] == [
+        "client_credentials",
+        "refresh_token",
+    ]
