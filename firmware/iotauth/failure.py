@@ -86,6 +86,14 @@ def reason(e):
         return "TLS error %d" % code
     if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
         return "timed out"
+    if code == 12:  # ENOMEM: mbedtls found no heap (it allocates from the GC heap on boards)
+        import gc
+
+        free = gc.mem_free() if hasattr(gc, "mem_free") else -1  # not on CPython
+        return (
+            "out of heap for the connection (%d bytes free; a TLS handshake needs a 16 KB "
+            "block and about 25 KB in all)" % free
+        )
     return "network error (errno %d)" % code
 
 

@@ -4,6 +4,7 @@
 # the connection is up, and let go with the answer; bounded in size and time. Keeps no
 # state of its own (the endpoint's parts do), so it can leave the heap between renewals.
 # MIT licence.
+import gc
 import socket
 import time
 
@@ -70,7 +71,12 @@ def connect(parts, timeout, ca):
             try:
                 s = c.wrap_socket(s, server_hostname=host)
             except ValueError as e:  # MicroPython: certificate verification failed
-                raise TransientError("TLS error: " + str(e).strip())
+                # mbedtls short of heap while verifying says the certificate is badly
+                # signed: the free heap tells a user which it was.
+                m = str(e).strip()
+                if hasattr(gc, "mem_free"):  # not on CPython (the host shim)
+                    m = "%s (heap free: %d bytes)" % (m, gc.mem_free())
+                raise TransientError("TLS error: " + m)
     except OSError as e:
         s.close()
         raise TransientError(once("failure").reason(e))
