@@ -9,10 +9,10 @@ from . import clock, once
 from . import AuthError, TransientError
 from .token import Token
 
-# Loaded on demand: store, renew, http, jsonscan (none for a static token), device,
-# viarequests, api (with http and url). For one use only: config, fields, url, grant and
-# restore at boot; grant again for the device grant or an odd token; failure after a
-# refused answer; expiry, tls, chunked.
+# Loaded on demand: store (none for a static token), device, api (with http and url). For
+# one use only: config, fields, url, grant and restore at boot; renew, http (or
+# viarequests) and jsonscan for each renewal; grant again for the device grant, an odd
+# token or a frozen build's requests; failure after a refused answer; expiry, tls, chunked.
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 _WAIT = const(4)  # back-off when even the failure code finds no heap (failure.py: the rest)
