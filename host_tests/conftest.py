@@ -130,6 +130,8 @@ def board_runner(request, flash, mpy_build) -> Runner:
 @pytest.fixture(params=RUNTIMES + BOARD_RUNTIMES[1:])
 def any_runner(request, flash, mpy_build) -> Runner:
     """The shim, PyPI's unix port, and the board-faithful port (.mpy and frozen)."""
+    if request.param == "micropython":
+        return board_runner_for("pypi", flash, mpy_build, request)
     if request.param in RUNTIMES:
         return Runner(request.param, flash, mpy_build)
     return board_runner_for(request.param, flash, mpy_build, request)
