@@ -112,9 +112,9 @@ class Agent:
         gc.collect()  # its blocks join the free ones before the request takes any
         try:
             try:
-                # Its code (and jsonscan's) leaves the heap after each renewal: held between
-                # renewals it would sit in the heap the app has at rest.
-                once("renew").renew(self)
+                # Its code (and http's, jsonscan's) leaves the heap after each renewal: held
+                # between renewals it would sit in the heap the app has at rest.
+                once("renew", True).renew(self)
             except MemoryError:
                 # A full heap is a passing state (the app's own data, fragmentation): wait
                 # and try again, like any transient failure.

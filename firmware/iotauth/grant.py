@@ -120,10 +120,14 @@ def prepare(cfg):
         cfg.body = _join(request(cfg, grant)[0])
 
 
-def post(agent, parts, grant, secret=None):
-    # Any request to the token or device authorization endpoint: (status, head, body).
-    send = once("renew").send
-    cfg = agent._cfg
+def compose(cfg, parts, grant, secret=None):
+    # Any request to the token or device authorization endpoint: (head, body pieces).
     pieces, ctype, auth = request(cfg, grant, secret)
     h = cfg.head if parts is cfg.token_url_parts and cfg.head else head(cfg, parts, ctype, auth)
-    return send(agent, parts, h, pieces)
+    return h, pieces
+
+
+def post(agent, parts, grant, secret=None):
+    # compose() and send: (status, head, body). For the device flow, which keeps renew.
+    h, pieces = compose(agent._cfg, parts, grant, secret)
+    return once("renew").send(agent, parts, h, pieces)

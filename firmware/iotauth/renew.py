@@ -47,7 +47,9 @@ def fetch(agent, grant_type, secret=None):
     elif grant_type == cfg.grant and cfg.body is not None:
         r = send(agent, cfg.token_url_parts, cfg.head, (cfg.body,))
     else:
-        r = once("grant").post(agent, cfg.token_url_parts, grant_type, secret)
+        parts = cfg.token_url_parts
+        h, pieces = once("grant").compose(cfg, parts, grant_type, secret)
+        r = send(agent, parts, h, pieces)
     status, head, body = r
     gc.collect()  # the request's garbage (socket, TLS records) goes before the tokens are
     # made: measured, the smallest heap that runs is 1 KB lower over HTTPS
@@ -59,7 +61,7 @@ def fetch(agent, grant_type, secret=None):
 def send(agent, parts, head, body):
     # One request over the configured transport: (status, head, body).
     cfg = agent._cfg
-    via = once("viarequests" if cfg.transport == "requests" else "http").post
+    via = once("viarequests" if cfg.transport == "requests" else "http", True).post
     return via(parts, head, body, cfg.timeout, cfg.ca)
 
 
