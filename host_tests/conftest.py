@@ -35,7 +35,7 @@ from tools.tokenserver.server import State, serve  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _board_clock():
-    from iotauth import clock
+    from iotauth import token as clock
 
     boardtime.reset()
     clock._off = None  # the epoch is read once per boot: each test boots afresh

@@ -9,7 +9,8 @@ from test_grants import generic, grants
 
 import boardtime
 from conftest import write_config
-from iotauth import clock, expiry
+from iotauth import failure
+from iotauth import token as clock
 from iotauth.token import Token
 from tools.tokenserver.server import apply_control
 
@@ -177,11 +178,11 @@ def test_unix_seconds_need_a_set_clock():
 
 def test_retry_after_http_date():
     with freeze_time("2026-05-01 12:00:00"):
-        assert expiry.retry_after("Fri, 01 May 2026 12:02:00 GMT") == 120
-        assert expiry.retry_after("Fri, 01 May 2026 11:00:00 GMT") == 0
-        assert expiry.retry_after(" 30 ") == 30
-        assert expiry.retry_after("soon") is None
-        assert expiry.retry_after(None) is None
+        assert failure.retry_after("Fri, 01 May 2026 12:02:00 GMT") == 120
+        assert failure.retry_after("Fri, 01 May 2026 11:00:00 GMT") == 0
+        assert failure.retry_after(" 30 ") == 30
+        assert failure.retry_after("soon") is None
+        assert failure.retry_after(None) is None
 
 
 # Long pauses between calls (a weekly wake, a long light sleep, a blocked loop): with the RTC

@@ -234,7 +234,7 @@ DEVICE = """
 import gc, json, sys, time
 %s
 import iotauth
-from iotauth import agent, device, grant, http, jsonscan, renew, store
+from iotauth import agent, config, device, endpoint, http, jsonscan, store
 a = iotauth.load()
 a.on_code = lambda uri, code, full: None
 r = {}
@@ -270,11 +270,11 @@ def measure_device(srv, flash: Path, col: Column) -> dict:
     return json.loads(run_mp(DEVICE % NO_COLLECT, flash, col))
 
 
-# The modules in sys.modules after load + renewals (test_firmware checks the list); renew
-# and jsonscan load for each renewal, the others for one use (config, grant, restore,
-# failure, expiry, tls, chunked) or for one feature.
-RESIDENT = ("__init__", "agent", "clock", "token", "http", "store")
-RENEWAL = RESIDENT + ("renew", "jsonscan")
+# The modules in sys.modules after load + renewals (test_firmware checks the list), and
+# those each renewal loads beside them; the others load for one use (config, fields at
+# boot; failure, chunked) or for one feature (device, api, viarequests).
+RESIDENT = ("__init__", "agent", "token")
+RENEWAL = RESIDENT + ("endpoint", "http", "jsonscan", "store")
 
 IMPORTS = """
 import gc, sys

@@ -64,9 +64,9 @@ def import_agent():
     try:
         import iotauth as errors
         import iotauth.agent as agent
-        import iotauth.clock as clock
         import iotauth.config as config
-        import iotauth.renew as renew
+        import iotauth.endpoint as renew
+        import iotauth.token as clock
     finally:
         sys.modules["time"] = real
     return agent, clock, config, errors, renew
@@ -99,7 +99,7 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
     real_rand = clock.rand
     real_time = clock.time
     clock.time = CLOCK  # the package may have been imported already (tests): its clock module
-    real_fetch, real_save = renew.fetch, renew.save
+    real_fetch, real_save = renew.fetch, agent_mod.Agent._save
     real_gc = agent_mod.gc
     agent_mod.gc = types.SimpleNamespace(collect=lambda: None)  # the heap is not simulated
     if not spread:
@@ -125,7 +125,7 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
             return renew.token(server.body(), cfg.margin)
 
         renew.fetch = fetch
-        renew.save = lambda agent, tok: None  # flash is not what is simulated
+        agent_mod.Agent._save = lambda agent, tok: None  # flash is not what is simulated
         agents = [agent_mod.Agent(cfg, "/nonexistent/state") for _ in range(n)]
         end = int(hours * 3600 * 1000)
         events = [(0, i) for i in range(n)]  # every device boots at t=0
@@ -142,7 +142,7 @@ def simulate(n: int, hours: float, lifetime: int, outage_min: float, spread: boo
         clock.rand = real_rand
         clock.time = real_time
         agent_mod.gc = real_gc
-        renew.fetch, renew.save = real_fetch, real_save
+        renew.fetch, agent_mod.Agent._save = real_fetch, real_save
 
 
 def stats(per_second: Counter, start: int = 0) -> tuple[int, float]:

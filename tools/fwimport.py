@@ -29,10 +29,9 @@ def firmware_config():
     return config
 
 
-def firmware_grant():
-    _micropython_stub()
-    if str(FIRMWARE) not in sys.path:
-        sys.path.insert(0, str(FIRMWARE))
-    import iotauth.grant as grant
+def firmware_presets() -> dict:
+    """The platforms' presets as the firmware's ``iotauth.fields`` holds them."""
+    firmware_config()
+    import iotauth.fields as fields
 
-    return grant
+    return fields.PRESETS

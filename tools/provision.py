@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tools.fwimport import firmware_config, firmware_grant  # noqa: E402
+from tools.fwimport import firmware_config, firmware_presets  # noqa: E402
 
 SECRETS = ("client_secret", "password", "refresh_token", "token")
 ENV = {k: "IOTAUTH_" + k.upper() for k in SECRETS}
@@ -107,8 +107,7 @@ def ca_path(given: str) -> str:
 
 
 def grant_of(cfg: dict) -> str:
-    cm = firmware_config()
-    preset = cm.PRESETS.get(cfg.get("preset", ""), {})
+    preset = firmware_presets().get(cfg.get("preset", ""), {})
     return cfg.get("grant") or preset.get("grant") or ""
 
 
@@ -229,8 +228,8 @@ def post_form(conf, url: str, form: dict[str, str]) -> tuple[int, dict]:
 
 
 def token_request(conf) -> tuple[int, dict]:
-    """The agent's own first token request (firmware grant.request), sent from the host."""
-    grant = firmware_grant()
+    """The agent's own first token request (firmware config.request), sent from the host."""
+    grant = firmware_config()
     kind = conf.grant
     secret = conf.refresh_token if kind == "refresh_token" else None
     pieces, ctype, auth = grant.request(conf, kind, secret)
@@ -251,9 +250,9 @@ def refusal(status: int, body: dict) -> str:
 
 
 def do_new(state: State, args) -> int:
-    cm = firmware_config()
-    if args.preset not in cm.PRESETS:
-        raise ToolError(f"unknown preset {args.preset!r}; known: {', '.join(cm.PRESETS)}")
+    presets = firmware_presets()
+    if args.preset not in presets:
+        raise ToolError(f"unknown preset {args.preset!r}; known: {', '.join(presets)}")
     cfg: dict[str, Any] = {"preset": args.preset}
     for flag in ("client_id", "token_url", "realm", "scope", "audience", "username"):
         value = getattr(args, flag)
@@ -347,7 +346,6 @@ def do_fleet(state: State, args) -> int:
 
 
 def do_login(state: State, args) -> int:
-    cm = firmware_config()
     if args.preset not in ("allthingstalk-user", "mydevices-user"):
         raise ToolError("login is for presets allthingstalk-user and mydevices-user")
     cfg: dict[str, Any] = {"preset": args.preset}
@@ -360,7 +358,7 @@ def do_login(state: State, args) -> int:
     if args.ca:
         cfg["ca"] = ca_path(args.ca)
     cfg.update(parse_sets(args.set))
-    url = cfg.get("token_url") or cm.PRESETS[args.preset]["token_url"]
+    url = cfg.get("token_url") or firmware_presets()[args.preset]["token_url"]
     username = args.username or state.ask("username: ", secret=False)
     password = os.environ.get(ENV["password"]) or state.ask("password: ", secret=True)
     form = {

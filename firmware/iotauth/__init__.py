@@ -34,29 +34,32 @@ class TransientError(AuthError):
 
 
 class Config:
-    # The checked config as attributes: config.py sets those with a value, grant.py adds the
+    # The checked config as attributes: config.py sets those with a value and adds the
     # renewal's prepared requests. A field not set reads None, so the ten or more a config
-    # leaves unset take no heap. Here so that the parser can leave the heap.
+    # leaves unset take no heap. Here, not in config.py, so that the parser can leave the
+    # heap (a class keeps its module's globals).
     def __getattr__(self, name):
+        if name[0] == "_":  # a dunder looked up by a tool (copy, repr): not a field
+            raise AttributeError(name)
         return None
 
 
 def load(config="auth.json", state="auth.state"):
-    # The parser's code, then the request composer's, leave the heap before the agent's
-    # loads: none of them share it.
+    # The parser's code leaves the heap before the agent's loads: none of them share it.
     import gc
 
-    cfg = once("config").load(config)
-    gc.collect()
     global _keep
+    c = use("config")
+    cfg = c.load(config)
     try:
-        once("frozen")  # only in a firmware with the package frozen in (manifest.py)
+        use("frozen")  # only in a firmware with the package frozen in (manifest.py)
     except ImportError:
-        # Code in the heap: the renewal's token requests are composed once, so grant's code
-        # does not load at every renewal. Frozen, grant's code costs no heap and the composed
+        # Code in the heap: the renewal's token requests are composed once, so their code
+        # does not load at every renewal. Frozen, that code costs no heap and the composed
         # requests would (0.45 KB for the device's life): each renewal composes its own.
-        once("grant").prepare(cfg)
+        c.prepare(cfg)
         _keep = __file__.endswith(".py")
+    c = None
     gc.collect()  # their blocks are free before the agent's code is laid out
     from .agent import Agent
 
@@ -67,28 +70,31 @@ def load(config="auth.json", state="auth.state"):
 _keep = False
 
 
-def once(name, each=False):
-    # Imports submodule `name` for one use and keeps it, and the submodules it brought in,
-    # out of sys.modules, so their code goes back to the heap when the caller is done: for
-    # what runs at boot, after a failure or (each) at every renewal. A module some other one
-    # keeps (device keeps failure and grant) is left where it is. From .py sources a module
-    # used at every renewal stays loaded: compiling it on the device at each renewal needs
-    # more heap at its peak than its code kept (PyPI's port: 54 KB against 47 over HTTP).
+def use(name, each=False):
+    # Code on demand, the package's one mechanism for it. Imports submodule `name` and keeps
+    # it, and the submodules it brought in, out of sys.modules, so their code and data go
+    # back to the heap once the caller lets go: for what runs at boot, after a failure or
+    # (each) at every renewal. Frozen code costs no heap but a module's globals and function
+    # objects do, so frozen builds unload too. From .py sources a module used at every
+    # renewal stays: compiling it on the device each time needs more heap at its peak than
+    # its code kept. A module is not use()d again while a caller holds it (the imports
+    # point one way), so none is loaded twice. Inside a module loaded here, the package's
+    # other modules come through use() too: a plain import would keep them loaded.
     import sys
 
     mods = sys.modules
     full = "iotauth." + name
-    if full in mods:
-        return mods[full]
+    m = mods.get(full)
+    if m is not None:
+        return m
     if each and _keep:
         return __import__(full, None, None, (name,))
-    had = list(mods)
+    had = [k for k in mods if k.startswith("iotauth.")]
     m = __import__(full, None, None, (name,))
     g = globals()
-    for k in list(mods):
-        if k not in had:
-            del mods[k]
-            k = k[8:]
-            if k in g:
-                del g[k]
+    for k in [k for k in mods if k.startswith("iotauth.") and k not in had]:
+        del mods[k]
+        k = k[8:]
+        if k in g:
+            del g[k]
     return m

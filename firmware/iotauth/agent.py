@@ -1,21 +1,21 @@
 # iotauth agent: hands out a valid access token, renews it ahead of expiry (refresh token
 # first, then the primary grant), backs off after failures and keeps it in flash across
-# reboots. MIT licence.
+# reboots. The agent alone writes its state. MIT licence.
 import gc
 
 from micropython import const
 
-from . import clock, once
-from . import AuthError, TransientError
-from .token import Token
+from . import use
+from . import AuthError, CredentialsError, TransientError
+from .token import Deadline, Token, unix
 
-# Loaded on demand: store (none for a static token), device, api (with http and url). For
-# one use only: config, fields, url, grant and restore at boot; renew, http (or
-# viarequests) and jsonscan for each renewal; grant again for the device grant, an odd
-# token or a frozen build's requests; failure after a refused answer; expiry, tls, chunked.
+# Code loaded on demand (use()): store at boot and after each renewal; endpoint with
+# jsonscan and the transport (http or viarequests) for each renewal; failure after one
+# fails; device while a device authorization is pending; api at the first request().
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 _WAIT = const(4)  # back-off when even the failure code finds no heap (failure.py: the rest)
+_FAILS_MAX = const(16)
 
 
 class Agent:
@@ -27,20 +27,26 @@ class Agent:
         self._hdrs = {}  # {header: value}: one dict for the agent's life
         self._fails = 0
         self._wait = None  # Deadline of the back-off, None when free to ask
-        self._wall = None  # persisted expiries waiting for the RTC to be set
-        self._store = None
-        self._flow = None  # a pending device authorization (grant device_code)
+        self._wall = None  # persisted expiries (Unix seconds) waiting for the RTC to be set
+        self._store = None  # the flash slots' record (store.py), None for a static token
+        self._flow = None  # a pending device authorization (device.Flow)
         # Made now for a renewal that meets a full heap: its error and its back-off.
         self._oom = TransientError("out of memory during the renewal")
-        self._hold = clock.Deadline(0)
+        self._hold = Deadline(0)
         if cfg.grant == "static":
             self._set(Token(cfg.token))
-        else:
-            from .store import Store
-
-            self._store = Store(state)
-            once("restore").restore(self)
-            gc.collect()  # the boot's garbage freed now: what loads next packs into it
+            return
+        s = use("store")
+        self._store = st = s.new(state)
+        r = s.restore(st, cfg)
+        s = None
+        if r is not None:
+            self._set(r[0])
+            if r[1] is not None:
+                self._wall = r[1]
+                self._resolve()
+        r = None
+        gc.collect()  # the boot's garbage freed now: what loads next packs into it
 
     def __repr__(self):
         t = self._tok
@@ -63,18 +69,18 @@ class Agent:
         t = self._tok
         if t is not None and self._cfg.grant != "static":
             if t.expiry is None:
-                t.expiry = clock.Deadline(0)
+                t.expiry = Deadline(0)
             else:
                 t.expiry.restart(0)  # in place: allocates nothing
 
     def poll(self):
         try:
-            if self._wall is not None and clock.unix() is not None:
-                once("restore").resolve(self)  # NTP has set the clock since boot
+            if self._wall is not None:
+                self._resolve()  # judged once NTP has set the clock
             self.token()
         except TransientError as e:
             return max(1, e.retry_after)
-        except MemoryError:  # the restore code did not fit: the next poll tries again
+        except MemoryError:  # no heap to judge the persisted expiries: the next poll will
             return 1
         t = self._tok
         if t.fresh():
@@ -84,7 +90,7 @@ class Agent:
         return max(1, min(w.remaining() if w else 1, _POLL_MAX))
 
     def request(self, method, url, **kw):
-        from .api import request
+        from .api import request  # stays loaded, with http: a sketch that calls it calls often
 
         return request(self, method, url, kw)
 
@@ -112,9 +118,7 @@ class Agent:
         gc.collect()  # its blocks join the free ones before the request takes any
         try:
             try:
-                # Its code (and http's, jsonscan's) leaves the heap after each renewal: held
-                # between renewals it would sit in the heap the app has at rest.
-                once("renew", True).renew(self)
+                self._renew()
             except MemoryError:
                 # A full heap is a passing state (the app's own data, fragmentation): wait
                 # and try again, like any transient failure.
@@ -123,24 +127,70 @@ class Agent:
             except (ValueError, IndexError, KeyError):  # UnicodeError is a ValueError
                 raise TransientError("unreadable answer from the token endpoint")
         except AuthError as e:
-            try:
-                once("failure").backoff(self, e)
-            except MemoryError:
-                # No heap for that code: the shortest back-off, doubling, on objects made
-                # at boot, so that recording the failure allocates nothing.
-                self.last_error = e
-                if self._fails < 8:
-                    self._fails += 1
-                d = _WAIT << self._fails
-                self._wait = w = self._hold
-                w.restart(d)
-                if isinstance(e, TransientError):
-                    e.retry_after = d
+            self._failed(e)
             if self._ready():  # a still-valid token keeps being served
                 return
             raise
         self._fails = 0
         self.last_error = None
+
+    def _renew(self):
+        # Fetches a new token and makes it the agent's; raises AuthError.
+        cfg = self._cfg
+        old = self._tok
+        tok = None
+        if old is not None and old.can_refresh():
+            try:
+                tok = use("endpoint", True).fetch(self, "refresh_token", old.refresh)
+            except CredentialsError:
+                if old.refresh == cfg.refresh_token:
+                    raise  # the provisioned token itself: nothing to fall back to
+                old.refresh = None  # rejected: fall back to the primary grant
+        if tok is None:
+            if cfg.grant == "device_code":
+                f = self._flow
+                if f is None:
+                    # Stays loaded for this grant (with endpoint and failure): it polls
+                    # every few seconds while the user approves.
+                    from .device import Flow
+
+                    self._flow = f = Flow()
+                tok = f.token(self)  # raises while the user has not approved yet
+                self._flow = None
+            else:  # the grant's own request (refresh_token: the provisioned token)
+                tok = use("endpoint", True).fetch(self, cfg.grant, cfg.refresh_token)
+        elif tok.refresh is None:  # RFC 6749 6: no new refresh token, the old one stays
+            tok.refresh = old.refresh
+            tok.rexpiry = old.rexpiry
+        old = None  # the old token's heap comes back before the state write needs some
+        # The token reaches flash before its header is made, so a rotated refresh token is
+        # kept even if the heap has no room left for the header.
+        self._tok = tok
+        self._wall = None
+        self._save(tok)
+        self._header()
+
+    def _failed(self, e):
+        # Records failure e and how long to wait before asking again (failure.py: exponential
+        # with jitter, at least the server's Retry-After); exactly the interval asked while
+        # a device authorization is pending.
+        self.last_error = e
+        if getattr(e, "pending", False):
+            self._wait = Deadline(e.retry_after)
+            return
+        if self._fails < _FAILS_MAX:
+            self._fails += 1
+        try:
+            d = use("failure").backoff(e, self._fails)
+            self._wait = Deadline(d)
+        except MemoryError:
+            # No heap for that code: the shortest back-off, doubling, on objects made at
+            # boot, so that recording the failure allocates nothing.
+            d = _WAIT << min(self._fails, 8)
+            self._wait = w = self._hold
+            w.restart(d)
+        if isinstance(e, TransientError):
+            e.retry_after = d
 
     def _ready(self):
         # Whether the token is valid with its header made: a full heap may have kept the
@@ -155,14 +205,9 @@ class Agent:
                 return False
         return True
 
-    def _set(self, tok, persist=None):
-        # Makes tok the agent's token; persist(agent, tok), when given, writes it to flash
-        # before its header is made, so a rotated refresh token is kept even if the heap
-        # has no room left for the header.
+    def _set(self, tok):
         self._tok = tok
         self._wall = None
-        if persist is not None:
-            persist(self, tok)
         self._header()
 
     def _header(self):
@@ -170,3 +215,38 @@ class Agent:
         p = self._cfg.prefix
         a = self._tok.access
         self._hdrs[self._cfg.header] = p + a if p else a
+
+    # Flash
+
+    def _save(self, tok):
+        # The token to flash, its expiries by the wall clock when it is set.
+        now = unix()
+        e = re = None
+        if now is not None:
+            if tok.expiry is not None:
+                e = now + tok.expiry.remaining()
+            if tok.rexpiry is not None:
+                re = now + tok.rexpiry.remaining()
+        try:
+            use("store", True).save(
+                self._store, (self._cfg.id, tok.access, tok.refresh, tok.life, e, re)
+            )
+        except (OSError, ValueError):
+            pass  # flash full or failing: the token still serves until the next reboot
+
+    def _resolve(self):
+        # Judges persisted expiries by the wall clock, once the RTC is set (NTP).
+        now = unix()
+        w = self._wall
+        if now is None or w is None:
+            return
+        e, re = w
+        self._wall = None
+        t = self._tok
+        if type(e) is int:
+            t.expiry = Deadline(e - now)
+        if type(re) is int:
+            if re > now:
+                t.rexpiry = Deadline(re - now)
+            else:
+                t.refresh = None

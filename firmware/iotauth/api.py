@@ -8,8 +8,8 @@ import time
 from micropython import const
 
 from . import ConfigError, TransientError
+from . import use
 from .http import connect, late
-from .url import split
 
 _HEAD_MAX = const(8192)
 _NAP = const(5)  # ms between looks at a socket that has nothing to read yet
@@ -72,7 +72,7 @@ def _where(cfg, url):
         parts = last[1]
     else:
         try:
-            parts = split(url)
+            parts = use("config").split(url)  # loaded for a URL not seen before
         except ValueError:
             raise ConfigError("request(): the URL must be https:// or http:// with a host")
         _last = (url, parts)

@@ -1,15 +1,12 @@
 # iotauth config: reads auth.json, fills a platform preset's defaults and checks every
-# field, naming the file and the field, never a value. MIT licence.
-import binascii
-import hashlib
+# field, naming the file and the field, never a value; then composes the token requests
+# the config implies, form- or JSON-encoded, with client authentication in the body or by
+# HTTP Basic. Runs at boot; after that it loads only for the device grant, an odd refresh
+# token or, in a frozen build, each renewal. MIT licence.
 import json
-import os
 
-from . import Config, once
+from . import Config, use
 from . import ConfigError
-from .jsonscan import scan
-from .url import split
-from .fields import BOOL, CHOICES, DEFAULTS, INT, NEEDS, PRESET_NEEDS, PRESETS, STR, TYPES
 
 
 def load(path):
@@ -23,13 +20,16 @@ def load(path):
         # the scanner then holds the object to JSON's syntax.
         obj = json.loads(raw)
         if type(obj) is dict:
-            scan(raw, (), [])
+            use("jsonscan").scan(raw, (), [])
     except (ValueError, IndexError):
         raise ConfigError("%s: not valid JSON (python -m tools.provision check says where)" % path)
     return parse(obj, path)
 
 
 def parse(raw, path="auth.json"):
+    f = use("fields")
+    STR, INT, BOOL, TYPES, PRESETS = f.STR, f.INT, f.BOOL, f.TYPES, f.PRESETS
+
     def fail(field, what):
         raise ConfigError("%s: field '%s' %s" % (path, field, what))
 
@@ -42,10 +42,10 @@ def parse(raw, path="auth.json"):
         if v is None:
             fail(k, "must not be null")
         if (t is STR and type(v) is not str) or (t is INT and type(v) is not int):
-            fail(k, "must be " + t)
+            fail(k, "must be %s" % t)
         if t is BOOL and type(v) is not bool:
-            fail(k, "must be " + t)
-    d = dict(DEFAULTS)
+            fail(k, "must be %s" % t)
+    d = dict(f.DEFAULTS)
     preset = raw.get("preset")
     if preset is not None:
         p = PRESETS.get(preset)
@@ -53,16 +53,16 @@ def parse(raw, path="auth.json"):
             fail("preset", "names no known preset (%s)" % ", ".join(sorted(PRESETS)))
         d.update(p or {})
     d.update(raw)
-    for k, choices in CHOICES.items():
+    for k, choices in f.CHOICES.items():
         if k not in d or d[k] is None:
             fail(k, "is required")
         if d[k] not in choices:
             fail(k, "must be one of " + ", ".join(choices))
     grant = d["grant"]
-    for k in NEEDS[grant]:
+    for k in f.NEEDS[grant]:
         if not d.get(k):
             fail(k, "is required for grant " + grant)
-    for k in PRESET_NEEDS.get(preset or "", ()):
+    for k in f.PRESET_NEEDS.get(preset or "", ()):
         if not d.get(k):
             fail(k, "is required by preset %s" % preset)
     for k, v in d.items():
@@ -74,6 +74,7 @@ def parse(raw, path="auth.json"):
         fail("timeout", "must be positive")
     if not d["header"]:
         fail("header", "must not be empty")
+    f = None
     for k in ("token_url", "device_authorization_url"):
         url = d.get(k)
         if url and grant != "static":
@@ -92,6 +93,7 @@ def parse(raw, path="auth.json"):
     setattr(c, "id", _identity(d))  # noqa: B010
     s = d["scheme"]
     setattr(c, "prefix", s + " " if s else None)  # noqa: B010
+    setattr(c, "via", "viarequests" if d["transport"] == "requests" else "http")  # noqa: B010
     return c
 
 
@@ -101,6 +103,9 @@ _BOOT_ONLY = ("preset", "realm", "scheme", "token_url", "device_authorization_ur
 
 def _identity(d):
     # Which credentials a persisted token belongs to: a new auth.json starts afresh.
+    import binascii
+    import hashlib
+
     h = hashlib.sha256()
     for k in ("grant", "token_url", "client_id", "username", "scope", "audience", "refresh_token"):
         h.update((d.get(k) or "").encode())
@@ -113,12 +118,14 @@ def _identity(d):
 def _check_ca(path, k, fail):
     # The CA must hold certificates now: found out at the first renewal, a wrong file would
     # look like a broken server and be retried for ever.
+    import os
+
     try:
         os.stat(path)
     except OSError:
         fail(k, "names a file that cannot be read")
     try:
-        ders = once("tls").read(path)
+        ders = use("tls").certs(path)
         if not ders:
             raise ValueError("no certificate")
         for d in ders:
@@ -161,3 +168,152 @@ def _check_url(url, k, d, fail):
         return split(url)
     except ValueError:
         fail(k, "must be an https:// or http:// URL with a host")
+
+
+def split(url):
+    # "https://host:port/path" -> [tls, host, port, path, Host header, address, size]; the
+    # last two are what http.py learns of the endpoint: the address DNS gave (None:
+    # ask) and the size of the largest message exchanged (the next request's buffer).
+    # ValueError if not http(s).
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("http", "https"):
+        raise ValueError("scheme")
+    host, _, path = rest.partition("/")
+    tls = scheme == "https"
+    port = 443 if tls else 80
+    if host.startswith("["):  # [::1]:8443
+        host, _, p = host[1:].partition("]")
+        p = p[1:]
+    else:
+        host, _, p = host.partition(":")
+    if p:
+        port = int(p)
+    if not host or not 0 < port < 65536:
+        raise ValueError("host")
+    hdr = "[%s]" % host if ":" in host else host
+    if port != (443 if tls else 80):
+        hdr += ":%d" % port
+    return [tls, host, port, ("/" + path).encode(), hdr, None, 0]
+
+
+# The token requests
+
+_SAFE = b"-._~"
+_MARK = "iotauth-refresh-token"  # where the refresh token goes in the prepared body
+
+
+def _quote(s):
+    # Percent-encoding for form bodies and for Basic auth (RFC 6749 2.3.1). Returns
+    # bytes; the same data when nothing needs escaping (ids, secrets and tokens seldom do).
+    b = bytes(s, "utf-8")  # shares the data on MicroPython
+    r = None
+    for i in range(len(b)):
+        c = b[i]
+        if 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c in _SAFE:
+            if r is not None:
+                r.append(c)
+        else:  # space too: %20 decodes the same in a form body and in Basic auth
+            if r is None:
+                r = bytearray(b[:i])
+            r.extend(b"%%%02X" % c)
+    return b if r is None else bytes(r)
+
+
+def quote(cfg, s):
+    # A secret as the request body must carry it.
+    if cfg.encoding == "json":
+        return json.dumps(s)[1:-1].encode()
+    return _quote(s)
+
+
+def _field(out, k, v):
+    if type(out) is dict:  # JSON encoding (ModularIoT): rare, a plain dict
+        out[k] = v
+        return
+    if out:
+        out.append(b"&")
+    out.append(k)
+    out.append(b"=")
+    out.append(_quote(v))
+
+
+def request(cfg, grant, secret=None):
+    # -> (body pieces, content type, Authorization value or None) for one token request.
+    # grant is the grant_type to send (None: the device authorization request, RFC 8628
+    # 3.1); secret the refresh token or device code it needs.
+    body = {} if cfg.encoding == "json" else []
+    if grant is not None:
+        _field(body, "grant_type", grant)
+        if grant == "password":
+            _field(body, "username", cfg.username)
+            _field(body, "password", cfg.password)
+        elif grant == "refresh_token":
+            _field(body, "refresh_token", secret)
+        elif grant.endswith("device_code"):
+            _field(body, "device_code", secret)
+    auth = None
+    if cfg.client_auth == "basic" and cfg.client_id:
+        import binascii
+
+        auth = _quote(cfg.client_id) + b":" + _quote(cfg.client_secret or "")
+        auth = b"Basic " + binascii.b2a_base64(auth)[:-1]
+    else:
+        if cfg.client_id:
+            _field(body, "client_id", cfg.client_id)
+        if cfg.client_secret:
+            _field(body, "client_secret", cfg.client_secret)
+    if grant != "refresh_token":
+        # A refresh asks for nothing new: the server may have granted less than asked (RFC
+        # 6749 3.3) and refuses a refresh asking for more (section 6).
+        if cfg.scope:
+            _field(body, "scope", cfg.scope)
+        if cfg.audience:
+            _field(body, "audience", cfg.audience)
+    if cfg.resource:  # RFC 8707: the API the token is for, on every token request
+        _field(body, "resource", cfg.resource)
+    if type(body) is dict:
+        return [json.dumps(body)], b"application/json", auth
+    return body, b"application/x-www-form-urlencoded", auth
+
+
+def head(cfg, parts, ctype, auth):
+    # The request head for the transport: bytes up to the Content-Length value for the
+    # built-in client, a headers dict for requests.
+    if cfg.transport == "requests":
+        h = {"Content-Type": ctype.decode(), "Accept": "application/json"}
+        if auth:
+            h["Authorization"] = auth.decode()
+        return h
+    h = b"POST %s HTTP/1.0\r\nHost: %s\r\n" % (parts[3], parts[4].encode())
+    if auth:
+        h += b"Authorization: " + auth + b"\r\n"
+    return h + b"Accept: application/json\r\nContent-Type: " + ctype + b"\r\nContent-Length: "
+
+
+def _join(pieces):
+    return b"".join([p if type(p) is bytes else p.encode() for p in pieces])
+
+
+def prepare(cfg):
+    # Writes the token requests a renewal sends into cfg: head, the primary grant's body
+    # (None: the agent asks this module each time) and the refresh grant's body around the
+    # token (pre, post).
+    grant = cfg.grant
+    if grant == "static":
+        return
+    pieces, ctype, auth = request(cfg, "refresh_token", _MARK)
+    body = _join(pieces)
+    i = body.find(_MARK.encode())
+    cfg.pre = body[:i]
+    cfg.post = body[i + len(_MARK) :]
+    cfg.head = head(cfg, cfg.token_url_parts, ctype, auth)
+    cfg.body = None
+    if grant == "client_credentials" or grant == "password":
+        cfg.body = _join(request(cfg, grant)[0])
+
+
+def compose(cfg, parts, grant, secret=None):
+    # Any request to the token or device authorization endpoint: (head, body pieces).
+    pieces, ctype, auth = request(cfg, grant, secret)
+    h = cfg.head if parts is cfg.token_url_parts and cfg.head else head(cfg, parts, ctype, auth)
+    return h, pieces

@@ -1,11 +1,11 @@
-# iotauth device: the device authorization grant (RFC 8628). Asks for a user code, hands it
-# to a callback (the console by default) and polls the token endpoint no faster than the
-# server asks. Loaded only for grant device_code. MIT licence.
-from . import clock, failure  # failure stays while polling: every pending poll needs it
+# iotauth device: the device authorization grant (RFC 8628) as a source of tokens. Asks for
+# a user code, hands it to a callback (the console by default) and polls the token endpoint
+# no faster than the server asks. Loaded only for grant device_code, and held by the agent
+# while an authorization is pending. MIT licence.
 from . import CredentialsError, TransientError
-from .grant import post
+from .endpoint import ask, fetch, refused
 from .jsonscan import scan
-from .renew import fetch
+from .token import Deadline
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _KEYS = (
@@ -25,18 +25,6 @@ def show(uri, code, complete):
         print("iotauth: or open", complete)
 
 
-class Flow:
-    # One pending authorization: the device code (a secret), the polling interval and when
-    # the code runs out.
-    def __init__(self, code, interval, life):
-        self.code = code
-        self.interval = interval
-        self.expiry = clock.Deadline(life)
-
-    def __repr__(self):
-        return "<Flow interval=%d>" % self.interval
-
-
 def _pending(msg, wait):
     # A TransientError that waits exactly `wait` seconds: polling, not a failure.
     e = TransientError(msg, wait)
@@ -48,33 +36,48 @@ def _int(v, default):
     return v if type(v) is int and v > 0 else default
 
 
-def step(agent):
-    # One step per call: ask for a code (then raise pending), or poll once for the token.
-    f = agent._flow
-    if f is None or f.expiry.remaining() <= 0:
+class Flow:
+    # One authorization: the device code (a secret), the polling interval and when the
+    # code runs out. token() takes one step per call.
+    def __init__(self):
+        self.code = None
+        self.interval = 5
+        self.expiry = None
+
+    def __repr__(self):
+        return "<Flow interval=%d>" % self.interval
+
+    def token(self, agent):
+        # -> Token once the user has approved. Until then raises a pending TransientError
+        # (asked for a code, or polled too early), or the AuthError that ends the flow.
+        if self.code is None or self.expiry.remaining() <= 0:
+            self._start(agent)
+        try:
+            return fetch(agent, GRANT, self.code)
+        except CredentialsError as e:
+            # The token endpoint refused a poll: wait, slow down, or give up (RFC 8628 3.5).
+            if e.error == "authorization_pending":
+                raise _pending("waiting for the user to approve the device", self.interval)
+            if e.error == "slow_down":
+                self.interval += 5
+                raise _pending("polling slowed down to every %d s" % self.interval, self.interval)
+            self.code = None  # denied or expired: the next attempt starts afresh
+            raise
+
+    def _start(self, agent):
+        # Asks for a code and shows it; raises pending: the first poll waits an interval.
         cfg = agent._cfg
-        status, head, body = post(agent, cfg.device_authorization_url_parts, None)
+        status, head, body = ask(cfg, cfg.device_authorization_url_parts, None)
         if status != 200:
-            raise failure.refused(status, head, body, agent, "device authorization endpoint")
+            raise refused(status, head, body, agent, "device authorization endpoint")
         try:
             code, user, uri, full, every, life = scan(body, _KEYS, [None] * 6)
         except (ValueError, TypeError, IndexError):
             code = user = uri = full = every = life = None
         if type(code) is not str or type(user) is not str or type(uri) is not str:
             raise TransientError("device authorization answer lacks device_code or user_code")
-        agent._flow = f = Flow(code, _int(every, 5), _int(life, 600))
+        self.code = code
+        self.interval = _int(every, 5)
+        self.expiry = Deadline(_int(life, 600))
         (agent.on_code or show)(uri, user, full if type(full) is str else None)
-        raise _pending("waiting for the user to approve the device", f.interval)
-    try:
-        tok = fetch(agent, GRANT, f.code)
-    except CredentialsError as e:
-        # The token endpoint refused a poll: wait, slow down, or give up (RFC 8628 3.5).
-        if e.error == "authorization_pending":
-            raise _pending("waiting for the user to approve the device", f.interval)
-        if e.error == "slow_down":
-            f.interval += 5
-            raise _pending("polling slowed down to every %d s" % f.interval, f.interval)
-        agent._flow = None  # denied or expired: the next attempt starts afresh
-        raise
-    agent._flow = None
-    return tok
+        raise _pending("waiting for the user to approve the device", self.interval)

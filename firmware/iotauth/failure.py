@@ -1,10 +1,12 @@
-# iotauth failure: what a refused answer or a network error means, in words the caller can
-# act on, with no secret in them. Loaded after a failure only, then let go. MIT licence.
+# iotauth failure: what a failed token request means (a network error, the endpoint's
+# error answer), in words the caller can act on and with no secret in them, and how long
+# to wait after it. Loaded after a failure only, then let go. MIT licence.
+import gc
+
 from micropython import const
 
-from . import clock, once
 from . import CredentialsError, TransientError
-from .jsonscan import scan
+from . import token  # its functions looked up at each call: a test may swap them
 
 _WAIT = const(4)  # first back-off after a transient failure, seconds; doubles per failure
 _WAIT_CAP = const(600)
@@ -12,20 +14,15 @@ _REFUSED = const(60)  # first back-off after the server refused the credentials
 _REFUSED_CAP = const(3600)
 _RETRY_CAP = const(86400)  # a server's Retry-After is honoured up to a day
 
-_KEYS = (b"error", b"error_description")
 
-
-def refused(status, head, body, agent, what="token endpoint"):
-    # -> the error a non-2xx answer of the token (or device authorization) endpoint means.
-    try:
-        err, desc = scan(body, _KEYS, [None, None])  # picked in place, as a token is
-    except (ValueError, TypeError, IndexError):  # not a JSON object: an HTML page, say
-        err = desc = None
+def refused(status, head, err, desc, agent, what):
+    # -> the error a non-2xx answer of the token (or device authorization) endpoint means;
+    # err, desc: its body's error and error_description (endpoint.py picked them out).
     # Masked before cut: a secret straddling the cut would leave its first characters.
     err = scrub(agent, err)[:64] if type(err) is str else None
     desc = scrub(agent, desc)[:200] if type(desc) is str else None
     if status == 429 or status == 408 or status >= 500:
-        wait = once("expiry").retry_after(_header(head, "retry-after")) or 0
+        wait = retry_after(_header(head, "retry-after")) or 0
         return TransientError("%s answered HTTP %d" % (what, status), wait)
     if 300 <= status < 400:
         return TransientError("%s redirected (HTTP %d), not followed" % (what, status))
@@ -73,6 +70,55 @@ def scrub(agent, s):
     return s
 
 
+def backoff(e, fails):
+    # Seconds to wait after the fails-th failure in a row, e the last: exponential with
+    # jitter, at least the server's Retry-After.
+    if isinstance(e, CredentialsError):
+        # At least the minute the README promises, plus up to half again: refused
+        # credentials will not come right on their own soon.
+        d = min(_REFUSED << (fails - 1), _REFUSED_CAP)
+        d += token.rand(d // 2 + 1)
+    else:
+        d = min(_WAIT << (fails - 1), _WAIT_CAP)
+        d = d // 2 + token.rand(d // 2 + 1)  # equal jitter: a fleet does not retry in step
+    hint = getattr(e, "retry_after", 0) or 0
+    if hint > d:
+        d = min(hint, _RETRY_CAP)
+    return d
+
+
+def _days(y, m, d):
+    # Days from 1970-01-01 to the given date (proleptic Gregorian).
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def retry_after(v):
+    # Seconds a Retry-After header asks to wait: delta-seconds or an HTTP-date
+    # ("Wed, 21 Oct 2015 07:28:00 GMT", or lower case as http.py leaves a head); None when
+    # absent, unreadable or the RTC is unset.
+    if not v:
+        return None
+    v = v.strip()
+    if v.isdigit():
+        return int(v)
+    try:
+        _, d, mon, y, hms, _ = v.split()
+        h, mi, s = hms.split(":")
+        t = _days(int(y), _MONTHS.index(mon.lower()) + 1, int(d)) * 86400  # any case
+        t += int(h) * 3600 + int(mi) * 60 + int(s)
+    except ValueError:
+        return None
+    now = token.unix()
+    return None if now is None else max(0, t - now)
+
+
 def reason(e):
     # OSError -> words. Negative codes are mbedtls's once connected (DNS failures are told
     # apart where they happen); timeouts differ per port.
@@ -87,37 +133,9 @@ def reason(e):
     if code in (11, 110, 116):  # EAGAIN, ETIMEDOUT on unix, ETIMEDOUT on lwIP
         return "timed out"
     if code == 12:  # ENOMEM: mbedtls found no heap (it allocates from the GC heap on boards)
-        import gc
-
         free = gc.mem_free() if hasattr(gc, "mem_free") else -1  # not on CPython
         return (
             "out of heap for the connection (%d bytes free; a TLS handshake needs a 16 KB "
             "block and about 25 KB in all)" % free
         )
     return "network error (errno %d)" % code
-
-
-def backoff(agent, e):
-    # Records failure e and sets how long the agent waits before asking again: exponential
-    # with jitter, at least the server's Retry-After; exactly the interval while a device
-    # authorization is pending.
-    agent.last_error = e
-    if getattr(e, "pending", False):
-        agent._wait = clock.Deadline(e.retry_after)
-        return
-    if agent._fails < 16:
-        agent._fails += 1
-    if isinstance(e, CredentialsError):
-        # At least the minute the README promises, plus up to half again: refused
-        # credentials will not come right on their own soon.
-        d = min(_REFUSED << (agent._fails - 1), _REFUSED_CAP)
-        d += clock.rand(d // 2 + 1)
-    else:
-        d = min(_WAIT << (agent._fails - 1), _WAIT_CAP)
-        d = d // 2 + clock.rand(d // 2 + 1)  # equal jitter: a fleet does not retry in step
-    hint = getattr(e, "retry_after", 0) or 0
-    if hint > d:
-        d = min(hint, _RETRY_CAP)
-    agent._wait = clock.Deadline(d)
-    if isinstance(e, TransientError):
-        e.retry_after = d

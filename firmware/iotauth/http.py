@@ -1,16 +1,20 @@
-# iotauth http: the lean HTTP/1.0 client for token requests, as micropython-lib's
-# requests (never a chunked body asked for), on socket + ssl with the server certificate
-# verified. One buffer per request, made as large as the endpoint's largest message once
-# the connection is up, and let go with the answer; bounded in size and time. Keeps no
-# state of its own (the endpoint's parts do), so it can leave the heap between renewals.
-# MIT licence.
+# iotauth http: the built-in transport, a lean HTTP/1.0 client for token requests as
+# micropython-lib's requests (never a chunked body asked for), on socket + ssl with the
+# server certificate verified against the configured CA. One buffer per request, made as
+# large as the endpoint's largest message once the connection is up, and let go with the
+# answer; bounded in size and time. Keeps no state of its own (the endpoint's parts do), so
+# it can leave the heap between renewals; what only some requests need (TLS, chunked, the
+# words for an OSError) loads only then. MIT licence.
+#
+# A transport is a module with post(parts, head, body, timeout, ca) -> (status, head, body):
+# this one, and viarequests beside it.
 import gc
 import socket
 import time
 
 from micropython import const
 
-from . import once
+from . import use
 from . import TransientError
 
 _MAX = const(8192)  # largest request and response (head and body)
@@ -65,9 +69,7 @@ def connect(parts, timeout, ca):
             parts[5] = None  # the address may have moved: ask DNS again next time
             raise
         if parts[0]:
-            # The context (the parsed CA, 2.8 KB of heap) lives as long as this connection:
-            # kept between renewals it would sit in the heap the app has at rest.
-            c = once("tls").context(ca)
+            c = use("tls").context(ca)
             try:
                 s = c.wrap_socket(s, server_hostname=host)
             except ValueError as e:  # MicroPython: certificate verification failed
@@ -79,7 +81,7 @@ def connect(parts, timeout, ca):
                 raise TransientError("TLS error: " + m)
     except OSError as e:
         s.close()
-        raise TransientError(once("failure").reason(e))
+        raise TransientError(use("failure").reason(e))
     except BaseException:
         s.close()
         raise
@@ -87,7 +89,7 @@ def connect(parts, timeout, ca):
 
 
 def post(parts, head, body, timeout, ca):
-    # One request; parts from config.split, head from grant.head, body a tuple of str or
+    # One request; parts from config.split(), head from config.head(), body a tuple of str or
     # bytes pieces. -> (status, head, body), memoryviews of this request's buffer. Raises
     # TransientError for every network, TLS or framing fault.
     size = 0
@@ -107,7 +109,7 @@ def post(parts, head, body, timeout, ca):
             s.sendall(memoryview(b)[:n])
         return _response(s, timeout, b, parts)
     except OSError as e:
-        raise TransientError(once("failure").reason(e))
+        raise TransientError(use("failure").reason(e))
     except (ValueError, IndexError):
         raise TransientError("malformed HTTP response")
     finally:
@@ -181,7 +183,7 @@ def _response(s, timeout, b, parts):
         raise ValueError("truncated body")
     i = b.find(b"\r\ntransfer-encoding:", 0, h)
     if i >= 0:  # a server that chunks even for HTTP/1.0
-        c = once("chunked")
+        c = use("chunked")
         if c.named(c.value(b, i + 20)):
             end = c.decode(mv, h, end)
     return _num(b, 9), mv[:h], mv[h:end]

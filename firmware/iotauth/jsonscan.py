@@ -1,5 +1,5 @@
 # iotauth jsonscan: picks the wanted fields of a flat JSON object straight out of a byte
-# buffer, without building the whole object. MIT licence.
+# buffer, without building the whole object; and a JWT's exp claim. MIT licence.
 import json
 
 from micropython import const
@@ -131,3 +131,20 @@ def scan(b, keys, out):
         if b[i] != _COMMA:
             raise ValueError("bad object")
         i = _ws(b, i + 1, n)
+
+
+def jwt_exp(tok):
+    # The exp claim of a JWT access token (Unix seconds), or None: what a token without
+    # expires_in, or one persisted before NTP, says of its own end.
+    import binascii
+
+    p = tok.split(".")
+    if len(p) != 3:
+        return None
+    s = p[1].replace("-", "+").replace("_", "/")
+    s += "=" * (-len(s) % 4)
+    try:
+        exp = scan(binascii.a2b_base64(s), (b"exp",), [None])[0]
+    except (ValueError, TypeError, IndexError):
+        return None
+    return exp if type(exp) is int else None

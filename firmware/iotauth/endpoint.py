@@ -1,0 +1,92 @@
+# iotauth endpoint: one request to the token endpoint over the configured transport, sent
+# as load() prepared it where it did, and its answer read: a Token from a 2xx (RFC 6749
+# 5.1), the error it means otherwise (failure.py). Loaded for each renewal. MIT licence.
+import gc
+
+from . import use
+from . import TransientError
+from .jsonscan import jwt_exp, scan
+from .token import Token, lead, life, unix
+
+
+def fetch(agent, grant, secret=None):
+    # -> Token for grant (its grant_type); secret: the refresh token or device code it
+    # sends. Raises AuthError.
+    cfg = agent._cfg
+    parts = cfg.token_url_parts
+    if grant == "refresh_token" and cfg.pre is not None:
+        if not _plain(secret):
+            secret = use("config").quote(cfg, secret)
+        r = send(cfg, parts, cfg.head, (cfg.pre, secret, cfg.post))
+    elif grant == cfg.grant and cfg.body is not None:
+        r = send(cfg, parts, cfg.head, (cfg.body,))
+    else:  # a frozen build (no prepared requests), the device grant, an odd token
+        r = ask(cfg, parts, grant, secret)
+    status, head, body = r
+    r = None
+    # The request's garbage (socket, TLS records) goes before the tokens are made.
+    gc.collect()
+    if 200 <= status < 300:
+        return token(body, cfg.margin)
+    raise refused(status, head, body, agent)
+
+
+_ERR_KEYS = (b"error", b"error_description")
+
+
+def refused(status, head, body, agent, what="token endpoint"):
+    # -> the AuthError a non-2xx answer means (failure.py), its error fields picked out of
+    # the buffer in place, as a token is.
+    try:
+        err, desc = scan(body, _ERR_KEYS, [None, None])
+    except (ValueError, TypeError, IndexError):  # not a JSON object: an HTML page, say
+        err = desc = None
+    return use("failure").refused(status, head, err, desc, agent, what)
+
+
+def ask(cfg, parts, grant, secret=None):
+    # Any request to the token or device authorization endpoint, composed now: (status,
+    # head, body).
+    h, pieces = use("config").compose(cfg, parts, grant, secret)
+    return send(cfg, parts, h, pieces)
+
+
+def send(cfg, parts, head, body):
+    # One request over the configured transport (http or viarequests): (status, head, body).
+    return use(cfg.via, True).post(parts, head, body, cfg.timeout, cfg.ca)
+
+
+def _plain(s):
+    # True when s goes into a form or JSON body as it is (JWTs and most tokens do).
+    for c in bytes(s, "utf-8"):
+        if not (0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A or c in b"-._~"):
+            return False
+    return True
+
+
+_KEYS = (b"access_token", b"refresh_token", b"expires_in", b"refresh_expires_in")
+_out = [None] * len(_KEYS)  # reused by every token response
+
+
+def token(body, margin):
+    # -> Token from a 2xx token response body. Picks its fields out of the buffer: only the
+    # tokens become strings.
+    try:
+        access, refresh, n, rn = scan(body, _KEYS, _out)
+    except (ValueError, TypeError, IndexError):
+        raise TransientError("token response is not a JSON object")
+    if type(access) is not str or not access:
+        raise TransientError("token response has no access_token")
+    n = life(n)
+    if n is None:  # absent or unusable: the JWT says (once the RTC is set), or a 401 will
+        e = jwt_exp(access)
+        now = unix()
+        if e is not None and now is not None and e > now:
+            n = life(e - now)
+    return Token(
+        access,
+        refresh if type(refresh) is str and refresh else None,
+        n,
+        life(rn),
+        0 if n is None else lead(n, margin),
+    )
