@@ -122,14 +122,14 @@ def test_refresh_token_that_needs_escaping(runner, server, flash):
 
 PREPARED = """
 import json
-from iotauth import config
+from iotauth import config, grant
 for enc in ("form", "json"):
     c = config.parse({"grant": "refresh_token", "token_url": "http://h:1/t",
         "refresh_token": "r", "client_id": "c i", "scope": "a b", "encoding": enc,
         "insecure_http": True})
-    config.prepare(c)
+    grant.prepare(c)
     for tok in ("eyJ.plain-token_1~", 'o+/= "q' + chr(92)):
-        body = c.pre + config.quote(c, tok) + c.post
+        body = c.pre + grant.quote(c, tok) + c.post
         out(enc + " " + tok, body.decode())
 """
 

@@ -234,7 +234,7 @@ DEVICE = """
 import gc, json, sys, time
 %s
 import iotauth
-from iotauth import agent, config, device, endpoint, http, jsonscan, store
+from iotauth import agent, device, endpoint, grant, http, jsonscan, store
 a = iotauth.load()
 a.on_code = lambda uri, code, full: None
 r = {}
@@ -271,8 +271,8 @@ def measure_device(srv, flash: Path, col: Column) -> dict:
 
 
 # The modules in sys.modules after load + renewals (test_firmware checks the list), and
-# those each renewal loads beside them; the others load for one use (config, fields at
-# boot; failure, chunked) or for one feature (device, api, viarequests).
+# those each renewal loads beside them; the others load for one use (config, fields and
+# grant at boot; failure, tls, chunked) or for one feature (device, api, viarequests).
 RESIDENT = ("__init__", "agent", "token")
 RENEWAL = RESIDENT + ("endpoint", "http", "jsonscan", "store")
 

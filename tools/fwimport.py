@@ -29,6 +29,14 @@ def firmware_config():
     return config
 
 
+def firmware_grant():
+    """The firmware's ``iotauth.grant`` module: the token requests, as the agent composes them."""
+    firmware_config()
+    import iotauth.grant as grant
+
+    return grant
+
+
 def firmware_presets() -> dict:
     """The platforms' presets as the firmware's ``iotauth.fields`` holds them."""
     firmware_config()

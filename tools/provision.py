@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tools.fwimport import firmware_config, firmware_presets  # noqa: E402
+from tools.fwimport import firmware_config, firmware_grant, firmware_presets  # noqa: E402
 
 SECRETS = ("client_secret", "password", "refresh_token", "token")
 ENV = {k: "IOTAUTH_" + k.upper() for k in SECRETS}
@@ -228,8 +228,8 @@ def post_form(conf, url: str, form: dict[str, str]) -> tuple[int, dict]:
 
 
 def token_request(conf) -> tuple[int, dict]:
-    """The agent's own first token request (firmware config.request), sent from the host."""
-    grant = firmware_config()
+    """The agent's own first token request (firmware grant.request), sent from the host."""
+    grant = firmware_grant()
     kind = conf.grant
     secret = conf.refresh_token if kind == "refresh_token" else None
     pieces, ctype, auth = grant.request(conf, kind, secret)

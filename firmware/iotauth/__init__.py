@@ -34,7 +34,7 @@ class TransientError(AuthError):
 
 
 class Config:
-    # The checked config as attributes: config.py sets those with a value and adds the
+    # The checked config as attributes: config.py sets those with a value, grant.py adds the
     # renewal's prepared requests. A field not set reads None, so the ten or more a config
     # leaves unset take no heap. Here, not in config.py, so that the parser can leave the
     # heap (a class keeps its module's globals).
@@ -45,21 +45,21 @@ class Config:
 
 
 def load(config="auth.json", state="auth.state"):
-    # The parser's code leaves the heap before the agent's loads: none of them share it.
+    # The parser's code, then the request composer's, leave the heap before the agent's
+    # loads: none of them share it.
     import gc
 
     global _keep
-    c = use("config")
-    cfg = c.load(config)
+    cfg = use("config").load(config)
+    gc.collect()  # the parser's blocks are free before the requests kept are composed
     try:
         use("frozen")  # only in a firmware with the package frozen in (manifest.py)
     except ImportError:
         # Code in the heap: the renewal's token requests are composed once, so their code
         # does not load at every renewal. Frozen, that code costs no heap and the composed
         # requests would (0.45 KB for the device's life): each renewal composes its own.
-        c.prepare(cfg)
+        use("grant").prepare(cfg)
         _keep = __file__.endswith(".py")
-    c = None
     gc.collect()  # their blocks are free before the agent's code is laid out
     from .agent import Agent
 

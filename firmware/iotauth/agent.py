@@ -150,8 +150,8 @@ class Agent:
             if cfg.grant == "device_code":
                 f = self._flow
                 if f is None:
-                    # Stays loaded for this grant (with endpoint and failure): it polls
-                    # every few seconds while the user approves.
+                    # Stays loaded for this grant (with endpoint, failure and jsonscan): it
+                    # polls every few seconds while the user approves.
                     from .device import Flow
 
                     self._flow = f = Flow()

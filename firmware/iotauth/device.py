@@ -1,8 +1,9 @@
 # iotauth device: the device authorization grant (RFC 8628) as a source of tokens. Asks for
 # a user code, hands it to a callback (the console by default) and polls the token endpoint
-# no faster than the server asks. Loaded only for grant device_code, and held by the agent
-# while an authorization is pending. MIT licence.
+# no faster than the server asks. Loaded only for grant device_code, and kept (polls come
+# every few seconds while the user approves). MIT licence.
 from . import CredentialsError, TransientError
+from . import failure  # noqa: F401 (kept loaded: every pending poll's answer is an error)
 from .endpoint import ask, fetch, refused
 from .jsonscan import scan
 from .token import Deadline

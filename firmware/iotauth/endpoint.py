@@ -16,7 +16,7 @@ def fetch(agent, grant, secret=None):
     parts = cfg.token_url_parts
     if grant == "refresh_token" and cfg.pre is not None:
         if not _plain(secret):
-            secret = use("config").quote(cfg, secret)
+            secret = use("grant").quote(cfg, secret)
         r = send(cfg, parts, cfg.head, (cfg.pre, secret, cfg.post))
     elif grant == cfg.grant and cfg.body is not None:
         r = send(cfg, parts, cfg.head, (cfg.body,))
@@ -47,7 +47,7 @@ def refused(status, head, body, agent, what="token endpoint"):
 def ask(cfg, parts, grant, secret=None):
     # Any request to the token or device authorization endpoint, composed now: (status,
     # head, body).
-    h, pieces = use("config").compose(cfg, parts, grant, secret)
+    h, pieces = use("grant").compose(cfg, parts, grant, secret)
     return send(cfg, parts, h, pieces)
 
 

@@ -89,7 +89,7 @@ def connect(parts, timeout, ca):
 
 
 def post(parts, head, body, timeout, ca):
-    # One request; parts from config.split(), head from config.head(), body a tuple of str or
+    # One request; parts from config.split(), head from grant.head(), body a tuple of str or
     # bytes pieces. -> (status, head, body), memoryviews of this request's buffer. Raises
     # TransientError for every network, TLS or framing fault.
     size = 0
