@@ -187,3 +187,72 @@ def test_package_json_lists_every_module():
     manifest = (FIRMWARE / "manifest.py").read_text()
     assert f'__version__ = "{pkg["version"]}"' in init
     assert f'version="{pkg["version"]}"' in manifest
+
+
+def package_imports(path) -> set[str]:
+    """The package modules `path` imports: `from . import x`, `from .x import ...`, and
+    `use("x")` (code on demand), wherever they stand in the module."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module)
+            else:
+                found.update(
+                    a.name for a in node.names if (FIRMWARE / "iotauth" / f"{a.name}.py").exists()
+                )
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "use"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add(node.args[0].value)
+    if path.stem == "endpoint":  # use(cfg.via): the configured transport
+        found.update({"http", "viarequests"})
+    found.discard(path.stem)
+    return found
+
+
+def test_no_import_cycle_among_the_modules():
+    # The imports point one way: no module reaches itself through what it imports (the
+    # package root, which holds the error classes and load(), is where they start).
+    graph = {p.stem: package_imports(p) for p in modules() if p.stem != "__init__"}
+    graph = {m: {d for d in deps if d in graph} for m, deps in graph.items()}
+    assert "http" in graph["endpoint"] and "store" in graph["agent"]  # the parse sees use()
+
+    def reach(start):
+        seen, todo = set(), list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph[m])
+        return seen
+
+    assert [m for m in graph if m in reach(m)] == []
+    assert not any("agent" in deps for deps in graph.values())
+
+
+def test_only_the_agent_writes_its_state():
+    # Other modules read the agent (its config, its token for scrubbing); none assigns to
+    # its private attributes.
+    for path in modules():
+        if path.stem == "agent":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            for t in targets:
+                for n in ast.walk(t):
+                    if (
+                        isinstance(n, ast.Attribute)
+                        and isinstance(n.value, ast.Name)
+                        and n.value.id == "agent"
+                    ):
+                        raise AssertionError(f"{path.name}:{n.lineno} writes agent.{n.attr}")

@@ -65,7 +65,7 @@ def _plain(s):
 
 
 _KEYS = (b"access_token", b"refresh_token", b"expires_in", b"refresh_expires_in")
-_out = [None] * len(_KEYS)  # reused by every token response
+_out = [None] * len(_KEYS)  # the scanner fills it in place: no list per answer
 
 
 def token(body, margin):
