@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: test lint demo bench mpy deploy serve reliability port clean
+.PHONY: test lint demo bench mpy deploy serve reliability port circuitpython clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-test: $(STAMP) lint port
+test: $(STAMP) lint port circuitpython
 	$(BIN)/python -m pytest host_tests
 
 BOARDS := esp32 rpi_pico_w
@@ -38,6 +38,11 @@ lint: $(STAMP) $(foreach b,$(BOARDS),build/stubs/$(b)/.installed)
 # agent frozen in, under build/port/ (tools/port.py); rebuilt only when its inputs change.
 port: $(STAMP)
 	$(BIN)/python -m tools.port
+
+# CircuitPython 10.2.1's unix port with MicroPython's socket module added, and its mpy-cross,
+# under build/circuitpython/ (tools/cpport.py); built once.
+circuitpython: $(STAMP)
+	$(BIN)/python -m tools.cpport
 
 mpy: $(STAMP)
 	$(BIN)/python tools/build.py mpy

@@ -97,6 +97,28 @@ def port() -> dict:
         raise AssertionError(f"make port failed: {e}") from None
 
 
+@pytest.fixture(scope="session")
+def circuitpython() -> dict:
+    """CircuitPython's unix port with sockets (make circuitpython), and the agent compiled with
+    CircuitPython's mpy-cross: {"program": path, "mpy": dir}, built if needed."""
+    import subprocess
+
+    from tools.build import modules
+    from tools.cpport import ToolError, ensure
+
+    try:
+        prog, cross = ensure()
+    except ToolError as e:  # a missing tool fails the test and says so, never skips
+        raise AssertionError(f"make circuitpython failed: {e}") from None
+    out = prog.parent.parent / "mpy" / "iotauth"
+    out.mkdir(parents=True, exist_ok=True)
+    for src in modules():
+        cmd = [str(cross), "-O2", "-s", f"iotauth/{src.name}", "-o", str(out / f"{src.stem}.mpy")]
+        r = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
+        assert r.returncode == 0, f"CircuitPython's mpy-cross refused {src.name}: {r.stderr}"
+    return {"program": str(prog), "mpy": str(out.parent)}
+
+
 # Where memory is measured: PyPI's unix port (64-bit), the board-faithful port with the agent
 # from .mpy, and with the agent frozen in.
 BOARD_RUNTIMES = ("pypi", "port", "port-frozen")

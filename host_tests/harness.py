@@ -21,7 +21,7 @@ RUNTIMES = ("cpython", "micropython")
 PRELUDE = """\
 import json, sys
 
-if sys.implementation.name == "micropython":
+if sys.implementation.name != "cpython":  # MicroPython's or CircuitPython's unix port
     # A board's ticks (period 2**30 ms) on the unix port, and time that a test can move.
     import time as _rt
 
@@ -147,6 +147,7 @@ class Runner:
         mpy: Path | None = None,
         binary: str | None = None,
         path: str | None = None,
+        env: dict | None = None,
     ):
         self.runtime = runtime
         self.flash = flash
@@ -154,6 +155,7 @@ class Runner:
         self.binary = binary  # another unix port than MICROPYTHON's (the board-faithful one)
         self.path = path  # the module path of every run (a frozen build: one without iotauth)
         self.name = runtime  # what the reliability table calls it
+        self.env = env or {}  # environment variables of every run (os.getenv's IOTAUTH_*)
         self.stdout = ""
 
     def run(
@@ -172,7 +174,7 @@ class Runner:
         if heap:
             cmd += ["-X", f"heapsize={heap}"]
             path = path or (str(self.mpy) if self.mpy else None)
-        env = dict(os.environ, MICROPYPATH=f"{path or FIRMWARE}:.frozen")
+        env = dict(os.environ, MICROPYPATH=f"{path or FIRMWARE}:.frozen", **self.env)
         try:
             p = subprocess.run(
                 cmd + [f.name],
@@ -192,11 +194,18 @@ class Runner:
     def _cpython(self, code):
         buf = io.StringIO()
         old = os.getcwd()
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
         os.chdir(self.flash)
         try:
             with contextlib.redirect_stdout(buf):
                 exec(compile(code, "_scenario.py", "exec"), {"__name__": "__main__"})
         finally:
             os.chdir(old)
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         self.stdout = buf.getvalue()
         return _parse(self.stdout)

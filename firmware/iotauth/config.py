@@ -2,16 +2,23 @@
 # field, naming the file and the field, never a value; splits its URLs into what a request
 # needs. Runs at boot (and for request() to a new URL). MIT licence.
 import json
+import os
 
 from . import Config, use
 from . import ConfigError
 
 
 def load(path):
+    # A field missing from the file comes from os.getenv("IOTAUTH_<FIELD>") where the port has
+    # it (CircuitPython reads settings.toml; the unix ports, the environment); with no file
+    # at all, the whole config may come from there.
+    getenv = getattr(os, "getenv", None)
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError:
+        if getenv is not None and (getenv("IOTAUTH_GRANT") or getenv("IOTAUTH_PRESET")):
+            return parse({}, "settings.toml", getenv)
         raise ConfigError("%s: cannot read the config file" % path)
     try:
         # MicroPython's json takes a trailing or a missing comma that the host's refuses:
@@ -21,10 +28,10 @@ def load(path):
             use("jsonscan").scan(raw, (), [])
     except (ValueError, IndexError):
         raise ConfigError("%s: not valid JSON (python -m tools.provision check says where)" % path)
-    return parse(obj, path)
+    return parse(obj, path, getenv)
 
 
-def parse(raw, path="auth.json"):
+def parse(raw, path="auth.json", getenv=None):
     f = use("fields")
     STR, INT, BOOL, TYPES, PRESETS = f.STR, f.INT, f.BOOL, f.TYPES, f.PRESETS
 
@@ -43,6 +50,13 @@ def parse(raw, path="auth.json"):
             fail(k, "must be %s" % t)
         if t is BOOL and type(v) is not bool:
             fail(k, "must be %s" % t)
+    if getenv is not None:
+        raw = dict(raw)
+        for k, t in TYPES.items():
+            if k not in raw:
+                v = getenv("IOTAUTH_" + k.upper())
+                if v is not None and v != "":
+                    raw[k] = _typed(v, t, f, k)
     d = dict(f.DEFAULTS)
     preset = raw.get("preset")
     if preset is not None:
@@ -95,6 +109,27 @@ def parse(raw, path="auth.json"):
     return c
 
 
+def _typed(v, t, f, k):
+    # A value from settings.toml (str or int) or the environment (str) as field k's type t;
+    # ConfigError naming the variable, never the value.
+    if t is f.STR:
+        return v if type(v) is str else str(v)
+    if type(v) is str:
+        w = v.strip().lower()
+        if t is f.BOOL and w in ("true", "false", "1", "0"):
+            return w in ("true", "1")
+        if t is f.INT and w.isdigit():
+            return int(w)
+    elif type(v) is int:
+        if t is f.INT:
+            return v
+        if v in (0, 1):
+            return v == 1
+    elif type(v) is bool and t is f.BOOL:
+        return v
+    raise ConfigError("IOTAUTH_%s (settings.toml or environment): must be %s" % (k.upper(), t))
+
+
 # Fields read only here: the agent keeps what they gave (the URLs' parts, the prefix).
 _BOOT_ONLY = ("preset", "realm", "scheme", "token_url", "device_authorization_url")
 
@@ -116,8 +151,6 @@ def _identity(d):
 def _check_ca(path, k, fail):
     # The CA must hold certificates now: found out at the first renewal, a wrong file would
     # look like a broken server and be retried for ever.
-    import os
-
     try:
         os.stat(path)
     except OSError:
