@@ -44,13 +44,13 @@ class Config:
         return None
 
 
-def load(config="auth.json", state="auth.state"):
+def load(config="auth.json", state="auth.state", session=None):
     # The parser's code, then the request composer's, leave the heap before the agent's
     # loads: none of them share it.
     import gc
 
     global _keep
-    cfg = use("config").load(config)
+    cfg = use("config").load(config, session)
     gc.collect()  # the parser's blocks are free before the requests kept are composed
     try:
         use("frozen")  # only in a firmware with the package frozen in (manifest.py)

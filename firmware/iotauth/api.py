@@ -56,11 +56,23 @@ def request(agent, method, url, kw):
             headers["Content-Type"] = "application/json"
     if type(data) is str:
         data = data.encode()
-    r = _send(agent, method, parts, ca, headers, data, timeout)
+    send = _send if cfg.session is None else _via_session
+    r = send(agent, method, parts, ca, headers, data, timeout, url)
     if r.status_code == 401 and cfg.grant != "static":
+        r.close()
         agent.invalidate()
-        r = _send(agent, method, parts, ca, headers, data, timeout)
+        r = send(agent, method, parts, ca, headers, data, timeout, url)
     return r
+
+
+def _via_session(agent, method, parts, ca, headers, data, timeout, url):
+    # Through the session given to load(): its response as it returns it, no redirect
+    # followed with the token.
+    h = dict(headers)
+    h.update(agent.headers())  # renews first if due: raises AuthError without a token
+    return agent._cfg.session.request(
+        method, url, data=data, headers=h, timeout=timeout, allow_redirects=False
+    )
 
 
 def _where(cfg, url):
@@ -78,7 +90,7 @@ def _where(cfg, url):
         _last = (url, parts)
     if parts[0]:
         ca = cfg.api_ca or cfg.ca
-        if ca is None and not cfg.insecure_tls:
+        if ca is None and not cfg.insecure_tls and cfg.session is None:
             raise ConfigError(
                 "auth.json: field 'api_ca' (or 'ca') is required to send the token to https://"
             )
@@ -88,7 +100,7 @@ def _where(cfg, url):
     return parts, None
 
 
-def _send(agent, method, parts, ca, headers, data, timeout):
+def _send(agent, method, parts, ca, headers, data, timeout, url=None):
     auth = agent.headers()  # renews first if due: raises AuthError without a token
     head = "%s %s HTTP/1.0\r\nHost: %s\r\n" % (method, str(parts[3], "utf-8"), parts[4])
     for k in headers:

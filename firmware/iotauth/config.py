@@ -8,7 +8,7 @@ from . import Config, use
 from . import ConfigError
 
 
-def load(path):
+def load(path, session=None):
     # A field missing from the file comes from os.getenv("IOTAUTH_<FIELD>") where the port has
     # it (CircuitPython reads settings.toml; the unix ports, the environment); with no file
     # at all, the whole config may come from there.
@@ -18,7 +18,7 @@ def load(path):
             raw = f.read()
     except OSError:
         if getenv is not None and (getenv("IOTAUTH_GRANT") or getenv("IOTAUTH_PRESET")):
-            return parse({}, "settings.toml", getenv)
+            return parse({}, "settings.toml", getenv, session)
         raise ConfigError("%s: cannot read the config file" % path)
     try:
         # MicroPython's json takes a trailing or a missing comma that the host's refuses:
@@ -28,10 +28,11 @@ def load(path):
             use("jsonscan").scan(raw, (), [])
     except (ValueError, IndexError):
         raise ConfigError("%s: not valid JSON (python -m tools.provision check says where)" % path)
-    return parse(obj, path, getenv)
+    return parse(obj, path, getenv, session)
 
 
-def parse(raw, path="auth.json", getenv=None):
+def parse(raw, path="auth.json", getenv=None, session=None):
+    # session: the client given to load(), whose own SSL context verifies the server.
     f = use("fields")
     STR, INT, BOOL, TYPES, PRESETS = f.STR, f.INT, f.BOOL, f.TYPES, f.PRESETS
 
@@ -94,7 +95,7 @@ def parse(raw, path="auth.json", getenv=None):
                 if not d.get("realm"):
                     fail("realm", "is required to fill the token_url of preset %s" % preset)
                 d[k] = url = url.replace("{realm}", d["realm"])
-            d[k + "_parts"] = _check_url(url, k, d, fail)
+            d[k + "_parts"] = _check_url(url, k, d, fail, session)
     for k in ("ca", "api_ca"):
         if d.get(k):
             _check_ca(d[k], k, fail)
@@ -105,7 +106,10 @@ def parse(raw, path="auth.json", getenv=None):
     setattr(c, "id", _identity(d))  # noqa: B010
     s = d["scheme"]
     setattr(c, "prefix", s + " " if s else None)  # noqa: B010
-    setattr(c, "via", "viarequests" if d["transport"] == "requests" else "http")  # noqa: B010
+    via = "viarequests" if d["transport"] == "requests" or session is not None else "http"
+    setattr(c, "via", via)  # noqa: B010
+    if session is not None:
+        setattr(c, "session", session)  # noqa: B010
     return c
 
 
@@ -186,11 +190,11 @@ def _der(d):
         raise ValueError("not a certificate")
 
 
-def _check_url(url, k, d, fail):
+def _check_url(url, k, d, fail, session):
     if url.startswith("http://"):
         if not d["insecure_http"]:
             fail(k, "uses http://, which sends secrets in clear: set insecure_http for a test")
-    elif url.startswith("https://"):
+    elif url.startswith("https://") and session is None:  # a session's context verifies
         if not d.get("ca") and not d["insecure_tls"]:
             fail(k, "uses https:// without ca: set ca to the server's CA certificate")
         if d["transport"] == "requests" and not d["insecure_tls"]:

@@ -53,7 +53,7 @@ def ask(cfg, parts, grant, secret=None):
 
 def send(cfg, parts, head, body):
     # One request over the configured transport (http or viarequests): (status, head, body).
-    return use(cfg.via, True).post(parts, head, body, cfg.timeout, cfg.ca)
+    return use(cfg.via, True).post(cfg, parts, head, body)
 
 
 def _plain(s):

@@ -85,7 +85,7 @@ def request(cfg, grant, secret=None):
 def head(cfg, parts, ctype, auth):
     # The request head for the transport: bytes up to the Content-Length value for the
     # built-in client, a headers dict for requests.
-    if cfg.transport == "requests":
+    if cfg.via == "viarequests":
         h = {"Content-Type": ctype.decode(), "Accept": "application/json"}
         if auth:
             h["Authorization"] = auth.decode()

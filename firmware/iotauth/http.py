@@ -6,8 +6,8 @@
 # it can leave the heap between renewals; what only some requests need (TLS, chunked, the
 # words for an OSError) loads only then. MIT licence.
 #
-# A transport is a module with post(parts, head, body, timeout, ca) -> (status, head, body):
-# this one, and viarequests beside it.
+# A transport is a module with post(cfg, parts, head, body) -> (status, head, body): this
+# one, and viarequests beside it (the board's requests module, or a session given to load()).
 import gc
 import socket
 import time
@@ -88,7 +88,7 @@ def connect(parts, timeout, ca):
     return s
 
 
-def post(parts, head, body, timeout, ca):
+def post(cfg, parts, head, body):
     # One request; parts from config.split(), head from grant.head(), body a tuple of str or
     # bytes pieces. -> (status, head, body), memoryviews of this request's buffer. Raises
     # TransientError for every network, TLS or framing fault.
@@ -96,7 +96,8 @@ def post(parts, head, body, timeout, ca):
     for p in body:
         size += len(p)
     # The connection first: a TLS handshake's large blocks are taken before the buffer's.
-    s = connect(parts, timeout, ca)
+    timeout = cfg.timeout
+    s = connect(parts, timeout, cfg.ca)
     try:
         b = _room(None, max(len(head) + size + 16, parts[6]), 0)  # 16: length and CRLFs
         n = _put(b, 0, head)

@@ -1,0 +1,172 @@
+"""load(session=...): token and API requests through an adafruit_requests Session, the real
+library from PyPI. On CPython with a real socket pool and ssl.create_default_context() that
+verifies the local server against the test CA (CircuitPython's unix port has no ssl); on
+CircuitPython's own VM over HTTP, through a socketpool-shaped adapter over its socket module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_grants import generic, grants
+
+from conftest import write_config
+from harness import FIRMWARE, Runner
+from tools.tokenserver.server import apply_control
+
+
+def adafruit_dir() -> Path:
+    import adafruit_requests
+
+    return Path(adafruit_requests.__file__).parent
+
+
+CPYTHON_SESSION = """
+import socket, ssl
+import adafruit_requests
+import iotauth
+ctx = ssl.create_default_context(cafile=%(ca)r)
+session = adafruit_requests.Session(socket, ctx)
+a = iotauth.load(session=session)
+t1 = a.token()
+a.invalidate()
+t2 = a.token()
+out("changed", t1 != t2)
+r = a.request("GET", %(api)r)
+out("api", r.status_code)
+r.close()
+"""
+
+
+def test_session_over_verified_https_on_cpython(tls_server, certs, flash):
+    cfg = generic(tls_server, grant="password", username="user@example.com", password="userpass")
+    cfg["token_url"] = tls_server.url("/oauth/token")
+    del cfg["insecure_http"]  # no ca either: the session's context verifies
+    write_config(flash, cfg)
+    res = Runner("cpython", flash).run(
+        CPYTHON_SESSION % {"ca": str(certs.ca_pem), "api": tls_server.url("/api/resource")}
+    )
+    assert res == {"changed": True, "api": 200}
+    assert grants(tls_server) == [("password", 200), ("refresh_token", 200)]
+
+
+UNTRUSTED = """
+import socket, ssl
+import adafruit_requests
+import iotauth
+session = adafruit_requests.Session(socket, ssl.create_default_context())  # system CAs only
+a = iotauth.load(session=session)
+try:
+    a.token()
+except iotauth.TransientError as e:
+    out("e", str(e))
+"""
+
+
+def test_session_refuses_a_server_its_context_does_not_trust(tls_server, flash):
+    cfg = generic(tls_server)
+    cfg["token_url"] = tls_server.url("/oauth/token")
+    del cfg["insecure_http"]
+    write_config(flash, cfg)
+    res = Runner("cpython", flash).run(UNTRUSTED)
+    assert res["e"].startswith("TLS error") and "device-1-secret" not in res["e"]
+    assert tls_server.state.requests == []
+
+
+# CircuitPython's VM: adafruit_requests over a socketpool-shaped adapter of the unix port's
+# socket module (CircuitPython boards have socketpool.SocketPool(wifi.radio) instead).
+ADAPTER = """
+import socket as _s
+
+
+class Socket:
+    def __init__(self, af, kind):
+        self._s = _s.socket(af, kind)
+
+    def connect(self, addr):  # socketpool's (host, port); this socket module wants a sockaddr
+        self._s.connect(_s.getaddrinfo(addr[0], addr[1])[0][-1])
+
+    def settimeout(self, t):
+        self._s.settimeout(t)
+
+    def send(self, b):
+        return self._s.send(b)
+
+    def recv_into(self, buf, n=0):
+        data = self._s.recv(n or len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self):
+        self._s.close()
+
+
+class Pool:
+    AF_INET = _s.AF_INET
+    SOCK_STREAM = _s.SOCK_STREAM
+    SOL_SOCKET = 1
+    SO_REUSEADDR = 2
+
+    def getaddrinfo(self, host, port, family=0, kind=0, proto=0, flags=0):
+        return [(_s.AF_INET, _s.SOCK_STREAM, 0, "", (host, port))]  # as socketpool's
+
+    def socket(self, af=_s.AF_INET, kind=_s.SOCK_STREAM, proto=0):
+        return Socket(af, kind)
+
+
+import adafruit_requests
+import iotauth
+
+session = adafruit_requests.Session(Pool())
+"""
+
+CP_RUN = (
+    ADAPTER
+    + """
+a = iotauth.load(session=session)
+t1 = a.token()
+a.invalidate()
+t2 = a.token()
+out("changed", t1 != t2)
+r = a.request("GET", %(api)r)
+out("api", r.status_code)
+"""
+)
+
+CP_REDIRECT = (
+    ADAPTER
+    + """
+a = iotauth.load(session=session)
+try:
+    a.token()
+except iotauth.TransientError as e:
+    out("e", str(e))
+"""
+)
+
+
+def cp_session_runner(circuitpython, flash, build):
+    mods = circuitpython["mpy"] if build == "mpy" else str(FIRMWARE)
+    return Runner(
+        "micropython", flash, binary=circuitpython["program"], path=f"{mods}:{adafruit_dir()}"
+    )
+
+
+@pytest.mark.parametrize("build", ["py", "mpy"])
+def test_session_on_circuitpython(build, circuitpython, server, flash):
+    write_config(
+        flash, generic(server, grant="password", username="user@example.com", password="userpass")
+    )
+    runner = cp_session_runner(circuitpython, flash, build)
+    res = runner.run(CP_RUN % {"api": server.url("/api/resource")})
+    assert res == {"changed": True, "api": 200}
+    assert grants(server) == [("password", 200), ("refresh_token", 200)]
+    assert "userpass" not in runner.stdout
+
+
+def test_session_follows_no_redirect_with_the_secret(circuitpython, server, flash):
+    write_config(flash, generic(server))
+    apply_control(server.state, {"fault": {"mode": "redirect"}})
+    res = cp_session_runner(circuitpython, flash, "py").run(CP_REDIRECT)
+    assert res["e"] == "token endpoint redirected (HTTP 302), not followed"
+    assert len(server.state.requests) == 1  # asked once, and not re-posted elsewhere
