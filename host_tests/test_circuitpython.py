@@ -137,3 +137,67 @@ def test_no_auth_json_and_no_iotauth_variables_says_the_file(
 ):
     res = env_runner(name, circuitpython, flash, mpy_build, {}).run(WRONG)
     assert res["e"] == "auth.json: cannot read the config file"
+
+
+# A CircuitPython board's time: no ticks_* in time (monotonic, time, localtime, sleep) and
+# supervisor.ticks_ms(), which wraps every 2**29 ms, both moved by advance().
+BOARD_TIME = """
+import sys
+_clk = sys.modules["time"]  # the harness's movable clock
+
+
+class _Time:
+    def time(self):
+        return _clk.time()
+
+    def localtime(self, s=None):
+        return _clk.gmtime(s)
+
+    def monotonic(self):
+        return _clk.ticks_ms() / 1000
+
+    def sleep(self, s):
+        _clk.sleep(s)
+
+
+class _Supervisor:
+    def ticks_ms(self):
+        return _clk.ticks_ms() & ((1 << 29) - 1)
+
+
+sys.modules["time"] = _Time()
+sys.modules["supervisor"] = _Supervisor()
+"""
+
+BOARD_RUN = (
+    BOARD_TIME
+    + """
+import gc, iotauth
+a = iotauth.load()
+a.token()
+advance(1000)
+out("left", a._tok.expires_in())
+h = a.headers
+gc.collect()
+gc.disable()
+m = gc.mem_alloc()
+for i in range(200):
+    h()
+out("hot", gc.mem_alloc() - m)
+gc.enable()
+advance(7 * 86400)  # past a 2**29 ms wrap and the token's day: the wall clock says expired
+a.token()
+out("left2", a._tok.expires_in())
+"""
+)
+
+
+@pytest.mark.parametrize("build", ["py", "mpy"])
+def test_board_time_on_circuitpython(build, circuitpython, server, flash):
+    # The code a board takes: ticks from supervisor (2**29 period), no time.ticks_ms.
+    write_config(flash, generic(server))
+    server.state.lifetime = 86400
+    res = cp_runner(circuitpython, flash, build).run(BOARD_RUN)
+    assert 85390 <= res["left"] <= 85400
+    assert res["hot"] == 0
+    assert 86390 <= res["left2"] <= 86400 and len(server.state.requests) == 2

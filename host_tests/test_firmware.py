@@ -27,6 +27,7 @@ ALLOWED = {
     "micropython",
     "machine",
     "sys",
+    "supervisor",  # CircuitPython's ticks (CONTRACT's CircuitPython lines)
 }
 
 

@@ -3,13 +3,13 @@
 # verified against api_ca or ca; http only with insecure_http), and no redirect is followed
 # with it. Loaded at the first request(). MIT licence.
 import json
-import time
 
 from micropython import const
 
 from . import ConfigError, TransientError
 from . import use
 from .http import connect, late
+from .token import time  # the port's time, or CircuitPython's in its shape
 
 _HEAD_MAX = const(8192)
 _NAP = const(5)  # ms between looks at a socket that has nothing to read yet

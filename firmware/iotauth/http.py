@@ -10,12 +10,12 @@
 # one, and viarequests beside it (the board's requests module, or a session given to load()).
 import gc
 import socket
-import time
 
 from micropython import const
 
 from . import use
 from . import TransientError
+from .token import time  # the port's time, or CircuitPython's in its shape
 
 _MAX = const(8192)  # largest request and response (head and body)
 _ERR_MAX = const(2048)  # an error answer is read this far: its error and error_description
