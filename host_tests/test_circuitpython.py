@@ -201,3 +201,114 @@ def test_board_time_on_circuitpython(build, circuitpython, server, flash):
     assert 85390 <= res["left"] <= 85400
     assert res["hot"] == 0
     assert 86390 <= res["left2"] <= 86400 and len(server.state.requests) == 2
+
+
+# CIRCUITPY read-only to code (no boot.py remount), and microcontroller.nvm: a stand-in whose
+# bytes live in a file of the flash folder, so they survive a reset as a board's do. CUT, when
+# set, is where power fails during the next nvm write: what came before it is written.
+READ_ONLY = """
+import sys
+
+
+class _Mount:
+    readonly = True
+
+
+class _Storage:
+    def getmount(self, path):
+        return _Mount()
+
+
+class _Nvm:
+    CUT = None
+
+    def __init__(self, size):
+        try:
+            with open("nvm.bin", "rb") as f:
+                self.b = bytearray(f.read())
+        except OSError:
+            self.b = bytearray(size)
+
+    def __len__(self):
+        return len(self.b)
+
+    def __getitem__(self, i):
+        return self.b[i]
+
+    def __setitem__(self, i, data):
+        if _Nvm.CUT is not None:
+            data = bytes(data[: _Nvm.CUT])
+            i = slice(i.start, i.start + len(data))
+        self.b[i] = data
+        with open("nvm.bin", "wb") as f:
+            f.write(self.b)
+        if _Nvm.CUT is not None:
+            raise SystemExit("power cut")
+
+
+class _Microcontroller:
+    pass
+
+
+sys.modules["storage"] = _Storage()
+mc = _Microcontroller()
+if %(nvm)s:
+    mc.nvm = _Nvm(4096)  # rp2's size
+sys.modules["microcontroller"] = mc
+"""
+
+NVM_BOOT = (
+    READ_ONLY
+    + """
+import iotauth
+a = iotauth.load()
+out("t", a.token())
+"""
+)
+
+NVM_CUT = (
+    READ_ONLY
+    + """
+import iotauth
+a = iotauth.load()
+a.invalidate()
+_Nvm.CUT = %(cut)d
+a.token()
+"""
+)
+
+
+@pytest.mark.parametrize("build", ["py", "mpy"])
+def test_read_only_flash_keeps_the_state_in_nvm(build, circuitpython, server, flash):
+    write_config(flash, generic(server))
+    runner = cp_runner(circuitpython, flash, build)
+    first = runner.run(NVM_BOOT % {"nvm": True})
+    again = runner.run(NVM_BOOT % {"nvm": True})  # a reset
+    assert again["t"] == first["t"] and len(server.state.requests) == 1
+    assert not list(flash.glob("auth.state*"))  # nothing written to the read-only drive
+    assert first["t"].encode() in (flash / "nvm.bin").read_bytes()
+
+
+@pytest.mark.parametrize("cut", [3, 40, 150])  # the state is 300 B and more
+def test_power_cut_during_an_nvm_write_keeps_the_last_state(cut, circuitpython, server, flash):
+    write_config(
+        flash, generic(server, grant="password", username="user@example.com", password="userpass")
+    )
+    runner = cp_runner(circuitpython, flash, "py")
+    first = runner.run(NVM_BOOT % {"nvm": True})
+    with pytest.raises(AssertionError, match="power cut"):
+        runner.run(NVM_CUT % {"nvm": True, "cut": cut})
+    after = runner.run(NVM_BOOT % {"nvm": True})
+    assert after["t"] == first["t"]  # the old slot loads: the cut one is not taken
+    assert len(server.state.requests) == 2  # the renewal that lost power, no more
+
+
+def test_read_only_flash_without_nvm_keeps_the_token_in_ram(circuitpython, server, flash):
+    write_config(flash, generic(server))
+    runner = cp_runner(circuitpython, flash, "py")
+    runner.run(NVM_BOOT % {"nvm": False})
+    said = runner.stdout
+    assert said.count("tokens kept in RAM only") == 1
+    runner.run(NVM_BOOT % {"nvm": False})
+    assert len(server.state.requests) == 2 and not list(flash.glob("auth.state*"))
+    assert "device-1-secret" not in said

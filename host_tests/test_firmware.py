@@ -27,7 +27,10 @@ ALLOWED = {
     "micropython",
     "machine",
     "sys",
-    "supervisor",  # CircuitPython's ticks (CONTRACT's CircuitPython lines)
+    # CircuitPython's (CONTRACT's CircuitPython lines): its ticks, its read-only drive, nvm
+    "supervisor",
+    "storage",
+    "microcontroller",
 }
 
 

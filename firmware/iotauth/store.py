@@ -1,6 +1,8 @@
-# iotauth store: the tokens in flash, written and read back. Two slot files written in turn,
-# each sealed by a hash, so a write cut at any byte leaves the other slot (the last good
-# state) to load. Never renames: holds on littlefs and FAT alike. MIT licence.
+# iotauth store: the tokens in flash, written and read back. Two slots written in turn, each
+# sealed by a hash, so a write cut at any byte leaves the other slot (the last good state)
+# to load: two files, never renamed (holds on littlefs and FAT alike); or, where code cannot
+# write the filesystem (CircuitPython without a boot.py remount), the two halves of
+# microcontroller.nvm; with neither, RAM only, said once. MIT licence.
 import binascii
 import hashlib
 import os
@@ -15,17 +17,84 @@ KEYS = ("n", "id", "a", "r", "l", "e", "re")  # one line each, in this order; ""
 _INTS = ("n", "l", "e", "re")
 _FILE_MAX = const(8192)
 
-# A store is a list [path, seq, slot] that its owner (the agent) holds: seq numbers the last
-# state written, slot (0 or 1) is the file holding it, so the next write takes the other.
-# A list, not a class, so that this code leaves the heap between writes.
+# A store is a list [path, seq, slot, nvm] that its owner (the agent) holds: seq numbers the
+# last state written, slot (0 or 1) is the one holding it, so the next write takes the
+# other; nvm is None for files, microcontroller.nvm, or False for RAM only. A list, not a
+# class, so that this code leaves the heap between writes.
 
 
 def new(path):
-    return [path, 0, 1]
+    return [path, 0, 1, _where()]
 
 
-def _path(st, slot):
-    return st[0] if slot == 0 else st[0] + ".1"
+def _where():
+    # Files where code can write them; else microcontroller.nvm; else False.
+    try:
+        import storage  # pyright: ignore[reportMissingImports] (CircuitPython only)
+    except ImportError:
+        return None
+    if not storage.getmount("/").readonly:
+        return None  # boot.py remounted the drive for code
+    try:
+        import microcontroller  # pyright: ignore[reportMissingImports]
+
+        nvm = microcontroller.nvm
+    except (ImportError, AttributeError):
+        nvm = None
+    if nvm:
+        return nvm
+    print("iotauth: flash is read-only to code and there is no nvm: tokens kept in RAM only")
+    return False
+
+
+class _Nvm:
+    # One half of nvm as a file being written: the slot's bytes gather here and reach nvm
+    # in one write at the end (each nvm write erases a flash page), behind their length.
+    def __init__(self, nvm, slot):
+        self.nvm = nvm
+        self.size = len(nvm) // 2
+        self.off = slot * self.size
+        self.buf = bytearray(2)
+
+    def write(self, b):
+        self.buf.extend(b)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            n = len(self.buf) - 2
+            if n + 2 > self.size:
+                raise ValueError("state larger than half the nvm")
+            self.buf[0] = n >> 8
+            self.buf[1] = n & 0xFF
+            self.nvm[self.off : self.off + n + 2] = self.buf
+
+
+def _open(st, slot):
+    if st[3] is None:
+        return open(st[0] if slot == 0 else st[0] + ".1", "wb")
+    return _Nvm(st[3], slot)
+
+
+def _raw(st, slot):
+    # A slot's bytes as written, or None.
+    nvm = st[3]
+    if nvm is None:
+        path = st[0] if slot == 0 else st[0] + ".1"
+        try:
+            n = os.stat(path)[6]
+            if n > _FILE_MAX:
+                return None
+            with open(path, "rb") as f:
+                return f.read(n)  # exactly its size: no 8 KB block asked of a fresh heap
+        except OSError:
+            return None
+    size = len(nvm) // 2
+    off = slot * size
+    n = nvm[off] << 8 | nvm[off + 1]
+    return bytes(nvm[off + 2 : off + 2 + n]) if 0 < n <= size - 2 else None
 
 
 def _seal(h):
@@ -36,9 +105,11 @@ def save(st, values):
     # Writes values (for KEYS[1:]: str, int or None; secrets included) to the older slot,
     # each value straight to the file and the hash, never joined into one copy. Raises
     # OSError if flash fails, ValueError for a value no line can hold.
+    if st[3] is False:
+        return  # RAM only: said at boot
     slot = 1 - st[2]
     h = hashlib.sha256()
-    with open(_path(st, slot), "wb") as f:
+    with _open(st, slot) as f:
         f.write(_MAGIC)
         h.update(_MAGIC)
         v = b"%d\n" % (st[1] + 1)
@@ -66,8 +137,10 @@ def load(st):
     # The newest intact state as a dict of KEYS, or None; the next write then goes to the
     # other slot.
     best = None
+    if st[3] is False:
+        return None
     for i in range(2):
-        d = _read(_path(st, i))
+        d = _read(_raw(st, i))
         if d is not None and (best is None or d["n"] > best["n"]):
             best = d
             st[1] = d["n"]
@@ -75,14 +148,8 @@ def load(st):
     return best
 
 
-def _read(path):
-    try:
-        n = os.stat(path)[6]
-        if n > _FILE_MAX:
-            return None
-        with open(path, "rb") as f:
-            raw = f.read(n)  # exactly its size: no 8 KB block asked of a fresh heap
-    except OSError:
+def _read(raw):
+    if raw is None:
         return None
     lines = raw.split(b"\n")
     if len(lines) != len(KEYS) + 2 or raw[: len(_MAGIC)] != _MAGIC:
