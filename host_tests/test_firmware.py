@@ -31,6 +31,9 @@ ALLOWED = {
     "supervisor",
     "storage",
     "microcontroller",
+    "wifi",
+    "socketpool",
+    "adafruit_requests",
 }
 
 

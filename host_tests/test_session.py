@@ -75,7 +75,7 @@ def test_session_refuses_a_server_its_context_does_not_trust(tls_server, flash):
 
 # CircuitPython's VM: adafruit_requests over a socketpool-shaped adapter of the unix port's
 # socket module (CircuitPython boards have socketpool.SocketPool(wifi.radio) instead).
-ADAPTER = """
+POOL = """
 import socket as _s
 
 
@@ -114,11 +114,17 @@ class Pool:
         return Socket(af, kind)
 
 
+"""
+
+ADAPTER = (
+    POOL
+    + """
 import adafruit_requests
 import iotauth
 
 session = adafruit_requests.Session(Pool())
 """
+)
 
 CP_RUN = (
     ADAPTER
@@ -170,3 +176,57 @@ def test_session_follows_no_redirect_with_the_secret(circuitpython, server, flas
     res = cp_session_runner(circuitpython, flash, "py").run(CP_REDIRECT)
     assert res["e"] == "token endpoint redirected (HTTP 302), not followed"
     assert len(server.state.requests) == 1  # asked once, and not re-posted elsewhere
+
+
+# No session given, on a board: the agent makes one from wifi.radio, socketpool and
+# ssl.create_default_context() with the configured CA loaded (stand-ins for the board's
+# wifi, socketpool and ssl, which CircuitPython's unix port lacks; adafruit_requests is real).
+BOARD = (
+    POOL
+    + """
+import sys
+
+
+class _Wifi:
+    radio = object()
+
+
+class _Socketpool:
+    def SocketPool(self, radio):
+        assert radio is _Wifi.radio
+        return Pool()
+
+
+loaded = []
+
+
+class _Context:
+    def load_verify_locations(self, cadata=None):
+        loaded.append(len(cadata))
+
+
+class _Ssl:
+    def create_default_context(self):
+        return _Context()
+
+
+sys.modules["wifi"] = _Wifi()
+sys.modules["socketpool"] = _Socketpool()
+sys.modules["ssl"] = _Ssl()
+import iotauth
+
+a = iotauth.load()
+out("t", len(a.token()))
+out("ca", loaded)
+out("via", a._cfg.via)
+"""
+)
+
+
+def test_a_board_makes_its_own_session(circuitpython, server, certs, flash):
+    cfg = generic(server, ca=str(certs.ca_pem))
+    write_config(flash, cfg)
+    res = cp_session_runner(circuitpython, flash, "py").run(BOARD)
+    assert res["t"] > 0 and res["via"] == "viarequests"
+    assert res["ca"] == [certs.ca_pem.stat().st_size]  # the PEM bundle, as text
+    assert grants(server) == [("client_credentials", 200)]

@@ -51,6 +51,11 @@ def load(config="auth.json", state="auth.state", session=None):
 
     global _keep
     cfg = use("config").load(config, session)
+    if session is None and cfg.via == "http":
+        session = use("circuitpy").session(cfg)  # a CircuitPython board makes its own
+        if session is not None:
+            cfg.via = "viarequests"
+            cfg.session = session
     gc.collect()  # the parser's blocks are free before the requests kept are composed
     try:
         use("frozen")  # only in a firmware with the package frozen in (manifest.py)

@@ -2,7 +2,6 @@
 # servers against them, made for each connection: kept between renewals, the parsed CA
 # (2.8 KB of heap) would sit in the heap the app has at rest. MIT licence.
 import binascii
-import ssl
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
 _END = b"-----END CERTIFICATE-----"
@@ -29,6 +28,8 @@ def certs(path):
 
 def context(ca):
     # The SSLContext that verifies servers against the CA file ca (None: insecure_tls).
+    import ssl  # here: reading a CA file (config's check at boot) needs no TLS
+
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca is None:  # insecure_tls: the config asked for no verification
         if hasattr(ctx, "check_hostname"):
