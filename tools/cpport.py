@@ -71,6 +71,7 @@ def variant(src: Path, mp: Path) -> Path:
     with open(vdir / "mpconfigvariant.mk", "a") as f:
         f.write("\n# iotauth: MicroPython's socket module (modsocket.c, copied here)\n")
         f.write("MICROPY_PY_SOCKET = 1\n")
+        f.write("MICROPY_PY_FFI = 0  # no libffi needed on the build machine\n")
     return vdir
 
 
