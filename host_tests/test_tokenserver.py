@@ -403,3 +403,23 @@ def test_dev_server_keeps_its_ca_across_restarts(tmp_path):
         p.wait(10)
     for key in ("ca.key", "server.key"):
         assert (tmp_path / "certs" / key).stat().st_mode & 0o077 == 0
+
+
+def test_a_client_reusing_its_connection_sees_it_closed(server):
+    # adafruit_requests keeps a socket after Connection: close and sends its next request on
+    # it at once: the server closes without waiting for the client to give up.
+    import socket
+
+    body = b"grant_type=client_credentials&client_id=device-1&client_secret=device-1-secret"
+    head = b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % len(body)
+    head += b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(head + body)
+        f = s.makefile("rb")
+        lines = iter(f.readline, b"\r\n")
+        size = next(
+            int(v) for k, _, v in (ln.partition(b":") for ln in lines) if k == b"Content-Length"
+        )
+        f.read(size)
+        s.sendall(b"GET /api/resource HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(100) == b""  # closed, not a socket.timeout after 5 s

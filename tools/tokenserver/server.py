@@ -40,7 +40,7 @@ from authlib.oauth2.rfc8628 import (
     SlowDownError,
 )
 from flask import Flask, Request, Response, g, jsonify, request
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 DAY = 86400
 
@@ -806,6 +806,28 @@ def inject(fault: Fault, state: State, dialect: str, req: Request, server) -> Re
     return Response(data, 200, mimetype="application/json")
 
 
+class _Rfile:
+    """The request stream, except for werkzeug's drain after each response: it reads what the
+    client sent next with a blocking read(10 MB), so a client that reuses its connection
+    (adafruit_requests does; werkzeug answers Connection: close) and sends its next request at
+    once would wait for its own timeout. The drain gets what has arrived instead."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def read(self, n=-1):
+        return self._f.read1(65536) if n >= 10_000_000 else self._f.read(n)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+class _Handler(WSGIRequestHandler):
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = _Rfile(self.rfile)
+
+
 class Running:
     """A server started on loopback in a thread; stops itself on ``close()``."""
 
@@ -814,7 +836,9 @@ class Running:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.state = state
         self.app = create_app(state)
-        self.httpd = make_server(host, port, self.app, threaded=True, ssl_context=tls_context)
+        self.httpd = make_server(
+            host, port, self.app, threaded=True, request_handler=_Handler, ssl_context=tls_context
+        )
         self.port = self.httpd.server_port
         self.scheme = "https" if tls_context else "http"
         self.base = f"{self.scheme}://{host if ':' not in host else '[' + host + ']'}:{self.port}"
