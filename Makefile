@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 MICROPYTHON ?= $(abspath $(BIN)/micropython)
 export MICROPYTHON
 
-.PHONY: test lint demo bench mpy deploy serve reliability port circuitpython clean
+.PHONY: test lint demo bench mpy deploy circuitpy serve reliability port circuitpython clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ serve: $(STAMP)
 
 deploy: mpy
 	$(BIN)/python -m tools.deploy --port "$(PORT)" --board "$(BOARD)" $(if $(CONFIG),--config "$(CONFIG)") $(if $(WIFI),--wifi "$(WIFI)")
+
+# make circuitpy DRIVE=/media/$USER/CIRCUITPY [BOARD=cp-pico-w|cp-esp32s3] [CONFIG=auth.json]
+# [SETTINGS=settings.toml]: the agent compiled by CircuitPython's mpy-cross into lib/iotauth/,
+# adafruit_requests beside it, the board's code.py, the config (tools/cpdrive.py)
+circuitpy: $(STAMP)
+	$(BIN)/python -m tools.cpdrive --drive "$(DRIVE)" $(if $(BOARD),--board "$(BOARD)") \
+	  $(if $(CONFIG),--config "$(CONFIG)") $(if $(SETTINGS),--settings "$(SETTINGS)")
 
 clean:
 	rm -rf build

@@ -1,7 +1,8 @@
 # iotauth example application: keeps a valid token and calls a cloud API with it. MIT licence.
 # Needs auth.json in flash (README: "Config"); app.json optionally sets the API URL, the
 # longest pause between calls and how many calls to make (for the demo; default: forever).
-# A board's main.py (boards/<board>/) brings up Wi-Fi and the clock, then calls run().
+# A board's main.py or code.py (boards/<board>/) brings up Wi-Fi and the clock, then calls
+# run(), with an agent of its own making (CircuitPython's, given a session) or without.
 import json
 import time
 
@@ -16,12 +17,13 @@ def settings():
         return {}
 
 
-def run():
+def run(agent=None):
     app = settings()
     url = app.get("api_url", "http://127.0.0.1:8080/api/resource")
     interval = app.get("interval", 60)
     rounds = app.get("rounds")
-    agent = iotauth.load()
+    if agent is None:
+        agent = iotauth.load()
     last = None
     n = 0
     while rounds is None or n < rounds:
@@ -40,8 +42,8 @@ def run():
             print("main: no token yet, retry in", e.retry_after, "s:", e)
         except iotauth.CredentialsError as e:
             print("main: credentials refused:", e)
-        except OSError as e:
-            print("main: API unreachable:", e)
+        except Exception as e:  # noqa: BLE001  # the API's client raises its own kinds too
+            print("main: API unreachable:", e)  # (adafruit_requests' OutOfRetries)
         if rounds is not None and n >= rounds:
             break
         try:

@@ -75,6 +75,15 @@ def variant(src: Path, mp: Path) -> Path:
     return vdir
 
 
+def cross() -> Path:
+    """CircuitPython's mpy-cross alone (make circuitpy needs no port), built if needed."""
+    if not MPY_CROSS.is_file():
+        OUT.mkdir(parents=True, exist_ok=True)
+        jobs = f"-j{os.cpu_count() or 2}"
+        run(["make", "-C", str(source() / "mpy-cross"), jobs], log=OUT / "mpy-cross.log")
+    return MPY_CROSS
+
+
 def ensure() -> tuple[Path, Path]:
     """The port's program and CircuitPython's mpy-cross, built if needed."""
     stamp = OUT / ".inputs"
@@ -86,7 +95,8 @@ def ensure() -> tuple[Path, Path]:
     src = source()
     mp = port.source()  # modsocket.c comes from MicroPython v1.28.0
     jobs = f"-j{os.cpu_count() or 2}"
-    run(["make", "-C", str(src / "mpy-cross"), jobs], log=OUT / "mpy-cross.log")
+    MPY_CROSS.unlink(missing_ok=True)
+    cross()
     vdir = variant(src, mp)
     shutil.rmtree(OUT / "build", ignore_errors=True)
     make = ["make", "-C", str(src / "ports" / "unix"), jobs, f"VARIANT_DIR={vdir}"]

@@ -32,11 +32,16 @@ def _provision():
 
 def plan(board: str, config: Path, tmp: Path, wifi: Path | None = None) -> list[tuple[Path, str]]:
     """(local file, remote path) pairs to copy, in order."""
-    known = ", ".join(sorted(p.name for p in BOARDS.iterdir() if p.is_dir()))
+    # MicroPython boards have a main.py; CircuitPython's (code.py) go by `make circuitpy`.
+    known = ", ".join(sorted(p.parent.name for p in BOARDS.glob("*/main.py")))
     if not board:
         raise ToolError(f"BOARD is required, one of: {known} (make deploy PORT=... BOARD=...)")
     bdir = BOARDS / board
-    if "/" in board or not bdir.is_dir():
+    if "/" in board or not (bdir / "main.py").is_file():
+        if (bdir / "code.py").is_file():
+            raise ToolError(
+                f"BOARD {board} runs CircuitPython: make circuitpy DRIVE=... BOARD={board}"
+            )
         raise ToolError(f"unknown BOARD {board!r}; known: {known}")
     mpys = sorted(MPY.glob("*.mpy"))
     if not mpys:

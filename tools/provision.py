@@ -1,6 +1,7 @@
 """provision: makes, checks and installs iotauth configs (auth.json).
 
     python -m tools.provision new PRESET [--out auth.json] [--client-id ID] [--set FIELD=VALUE]
+    python -m tools.provision new PRESET --circuitpython [--out settings.toml] [...]
     python -m tools.provision check [auth.json]
     python -m tools.provision push [auth.json] --port /dev/ttyACM0
     python -m tools.provision fleet devices.csv --preset PRESET --out-dir configs [--set ...]
@@ -20,6 +21,7 @@ import csv
 import getpass
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -45,6 +47,10 @@ NEEDS_SECRET = {
     "static": ("token",),
     "device_code": (),
 }
+
+
+# A top-level "KEY =" line of a settings.toml.
+LINE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
 class ToolError(Exception):
@@ -140,6 +146,64 @@ def write_config(cfg: dict, out: Path) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
+
+
+def toml_value(v: Any) -> str:
+    """A field's value as CircuitPython's settings.toml takes it: a basic string or an integer
+    (it has no booleans: "true"/"false", which the agent reads as a bool field's)."""
+    if isinstance(v, bool):
+        return '"true"' if v else '"false"'
+    if isinstance(v, int):
+        return str(v)
+    esc = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return (
+        '"'
+        + "".join(
+            esc.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c)
+            for c in str(v)
+        )
+        + '"'
+    )
+
+
+def settings_lines(text: str) -> dict[str, str]:
+    """KEY -> its whole line, for the top-level keys of a settings.toml."""
+    keys = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith("["):
+            break  # a table: CircuitPython reads nothing below it
+        m = LINE.match(line)
+        if m:
+            keys[m.group(1)] = line
+    return keys
+
+
+def merge_settings(old: str, new: str) -> str:
+    """old with new's keys set: replaced where old has them, appended otherwise."""
+    given = settings_lines(new)
+    out, seen = [], set()
+    for line in old.splitlines():
+        m = LINE.match(line)
+        if m and m.group(1) in given:
+            if m.group(1) not in seen:
+                out.append(given[m.group(1)])
+                seen.add(m.group(1))
+            continue
+        out.append(line)
+    out += [line for k, line in given.items() if k not in seen]
+    return "\n".join(out) + "\n"
+
+
+def write_settings(cfg: dict, out: Path) -> None:
+    """cfg as IOTAUTH_<FIELD> lines, merged into out (a key set here replaces its old line;
+    Wi-Fi and every other line stay), mode 600 as auth.json."""
+    lines = [f"IOTAUTH_{k.upper()} = {toml_value(v)}" for k, v in cfg.items()]
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    text = merge_settings(old, "\n".join(lines))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def load_json(path: Path) -> dict:
@@ -262,9 +326,12 @@ def do_new(state: State, args) -> int:
         cfg["ca"] = ca_path(args.ca)
     cfg.update(parse_sets(args.set))
     fill_secrets(state, cfg)
-    out = Path(args.out)
+    out = Path(args.out or ("settings.toml" if args.circuitpython else "auth.json"))
     validate(cfg, out.name, out.parent)
-    write_config(cfg, out)
+    if args.circuitpython:
+        write_settings(cfg, out)
+    else:
+        write_config(cfg, out)
     print(f"provision: wrote {out} (preset {args.preset}, grant {grant_of(cfg)})")
     return 0
 
@@ -414,9 +481,14 @@ COMMANDS = {
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="provision", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    new = sub.add_parser("new", help="create auth.json from a preset")
+    new = sub.add_parser("new", help="create auth.json (or settings.toml) from a preset")
     new.add_argument("preset")
-    new.add_argument("--out", default="auth.json")
+    new.add_argument("--out", help="default: auth.json, or settings.toml with --circuitpython")
+    new.add_argument(
+        "--circuitpython",
+        action="store_true",
+        help="write IOTAUTH_* lines into settings.toml (CircuitPython's os.getenv) instead",
+    )
     for flag in ("client-id", "token-url", "realm", "scope", "audience", "username", "ca"):
         new.add_argument(f"--{flag}")
     new.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
