@@ -51,7 +51,7 @@ demo: $(STAMP)
 	$(BIN)/python -m tools.demo
 
 # make bench [PYPI=1]: on the board-faithful port (naive, .mpy, frozen), or on PyPI's port
-bench: $(STAMP) mpy $(if $(PYPI),,port)
+bench: $(STAMP) mpy circuitpython $(if $(PYPI),,port)
 	$(BIN)/python -m tools.bench $(if $(PYPI),--pypi)
 
 reliability: $(STAMP) mpy

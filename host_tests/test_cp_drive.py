@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_session import POOL
+from test_session import CP_SHIM, POOL
 
 from harness import Runner
 from tools import cpdrive, provision
@@ -75,11 +75,6 @@ class _Wifi:
     radio = _Radio()
 
 
-class _Socketpool:
-    def SocketPool(self, radio):
-        return Pool()
-
-
 loaded = []
 
 
@@ -106,7 +101,7 @@ class _Microcontroller:
     nvm = bytearray(%(nvm)d)
 
 
-sys.modules.update(wifi=_Wifi(), socketpool=_Socketpool(), ssl=_Ssl(), storage=_Storage())
+sys.modules.update(wifi=_Wifi(), ssl=_Ssl(), storage=_Storage())  # socketpool: cp_shim's
 sys.modules["microcontroller"] = _Microcontroller()
 import code  # the board runs code.py
 
@@ -157,7 +152,7 @@ def test_a_drive_made_by_the_tools_boots_on_circuitpython(
     (drive / "app.json").write_text(
         json.dumps({"api_url": server.url("/api/resource"), "rounds": 2, "interval": 0})
     )
-    runner = Runner("micropython", drive, binary=circuitpython["program"], path="/nonexistent")
+    runner = Runner("micropython", drive, binary=circuitpython["program"], path=str(CP_SHIM))
     res = runner.run(BOOT + MOUNT + BOARD % {"nvm": NVM[board]})
     assert runner.stdout.count("main: API answered 200") == 2
     assert [r["grant"] for r in server.state.requests] == ["client_credentials"]
@@ -214,7 +209,7 @@ def test_settings_written_by_provision_read_back_by_circuitpython(circuitpython,
     cfg = {"client_secret": odd, "timeout": 7, "insecure_http": True, "insecure_tls": False}
     provision.write_settings(cfg, flash / "settings.toml")
     keys = ["CIRCUITPY_WIFI_SSID"] + ["IOTAUTH_" + k.upper() for k in cfg]
-    runner = Runner("micropython", flash, binary=circuitpython["program"], path="/nonexistent")
+    runner = Runner("micropython", flash, binary=circuitpython["program"], path=str(CP_SHIM))
     res = runner.run(BOOT + MOUNT + GETENV % keys)
     assert res == {
         "CIRCUITPY_WIFI_SSID": "home",

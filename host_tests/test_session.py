@@ -77,47 +77,11 @@ def test_session_refuses_a_server_its_context_does_not_trust(tls_server, flash):
     assert tls_server.state.requests == []
 
 
-# CircuitPython's VM: adafruit_requests over a socketpool-shaped adapter of the unix port's
-# socket module (CircuitPython boards have socketpool.SocketPool(wifi.radio) instead).
+# CircuitPython's VM: adafruit_requests over host_tests/cp_shim/socketpool.py, the shape of a
+# board's socketpool over the unix port's socket module.
+CP_SHIM = Path(__file__).resolve().parent / "cp_shim"
 POOL = """
-import socket as _s
-
-
-class Socket:
-    def __init__(self, af, kind):
-        self._s = _s.socket(af, kind)
-
-    def connect(self, addr):  # socketpool's (host, port); this socket module wants a sockaddr
-        self._s.connect(_s.getaddrinfo(addr[0], addr[1])[0][-1])
-
-    def settimeout(self, t):
-        self._s.settimeout(t)
-
-    def send(self, b):
-        return self._s.send(b)
-
-    def recv_into(self, buf, n=0):
-        data = self._s.recv(n or len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def close(self):
-        self._s.close()
-
-
-class Pool:
-    AF_INET = _s.AF_INET
-    SOCK_STREAM = _s.SOCK_STREAM
-    SOL_SOCKET = 1
-    SO_REUSEADDR = 2
-
-    def getaddrinfo(self, host, port, family=0, kind=0, proto=0, flags=0):
-        return [(_s.AF_INET, _s.SOCK_STREAM, 0, "", (host, port))]  # as socketpool's
-
-    def socket(self, af=_s.AF_INET, kind=_s.SOCK_STREAM, proto=0):
-        return Socket(af, kind)
-
-
+from socketpool import SocketPool as Pool  # host_tests/cp_shim
 """
 
 ADAPTER = (
@@ -147,7 +111,10 @@ except iotauth.TransientError as e:
 def cp_session_runner(circuitpython, flash, build):
     mods = circuitpython["mpy"] if build == "mpy" else str(FIRMWARE)
     return Runner(
-        "micropython", flash, binary=circuitpython["program"], path=f"{mods}:{adafruit_dir()}"
+        "micropython",
+        flash,
+        binary=circuitpython["program"],
+        path=f"{mods}:{adafruit_dir()}:{CP_SHIM}",
     )
 
 

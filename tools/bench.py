@@ -28,6 +28,8 @@ FIRMWARE_DIR = ROOT / "firmware"
 sys.path.insert(0, str(ROOT))
 
 from tools.build import OUT as MPY_DIR  # noqa: E402
+
+CP_OUT = ROOT / "build" / "bench-circuitpy"
 from tools.build import ToolError, compile_to  # noqa: E402
 from tools.build import micropython as find_micropython  # noqa: E402
 from tools.tokenserver.certs import Certs  # noqa: E402
@@ -44,6 +46,7 @@ MEASURE = """
 import gc, json, sys
 r = {"first": 0, "renew": 0, "hot": 0, "growth20": 0, "rest": 0, "tokens": 0, "header": 0}
 m = m0 = i = a = tok = h = URL = BODY = H = None
+%(pre)s
 gc.collect()
 m0 = gc.mem_alloc()
 %(setup)s
@@ -86,6 +89,7 @@ NO_COLLECT = (
 )
 
 AGENT = {
+    "pre": "",
     "setup": NO_COLLECT + "import iotauth\na = iotauth.load()",
     "first": "a.token()",
     "renew": "a.invalidate()\na.token()",
@@ -96,6 +100,7 @@ AGENT = {
 }
 
 NAIVE = {
+    "pre": "",
     "setup": "import requests\nURL = %(url)r\nBODY = %(body)r\n"
     "H = {'Content-Type': 'application/x-www-form-urlencoded'}",
     "first": "tok = requests.post(URL, data=BODY, headers=H).json()",
@@ -120,6 +125,27 @@ SURVIVE = {
 }
 
 
+# CircuitPython: the app's adafruit_requests Session over the socket pool (host_tests/cp_shim,
+# the shape of a board's socketpool on the unix port's sockets), made before m0 (the app's, not
+# the agent's); the agent given it as session=, naive posting through it.
+CP_PRE = (
+    "from socketpool import SocketPool\nimport adafruit_requests\n"
+    "session = adafruit_requests.Session(SocketPool())"
+)
+
+
+def _on_session(code: str) -> str:
+    return code.replace("import requests\n", "").replace("requests.post", "session.post")
+
+
+CP_AGENT = dict(AGENT, pre=CP_PRE, setup=AGENT["setup"].replace("load()", "load(session=session)"))
+CP_NAIVE = dict({k: _on_session(v) for k, v in NAIVE.items()}, pre=CP_PRE)
+CP_SURVIVE = {
+    "agent": CP_PRE + "\n" + SURVIVE["agent"].replace("load()", "load(session=session)"),
+    "naive": CP_PRE + "\n" + _on_session(SURVIVE["naive"]),
+}
+
+
 class BenchError(Exception):
     pass
 
@@ -127,8 +153,9 @@ class BenchError(Exception):
 class Column:
     """What one column runs: a MicroPython program with a module path, the agent or not."""
 
-    def __init__(self, label: str, program: str, path: str, agent: bool):
+    def __init__(self, label: str, program: str, path: str, agent: bool, cp: bool = False):
         self.label, self.program, self.path, self.agent = label, program, path, agent
+        self.cp = cp  # CircuitPython's port: through an adafruit_requests session
 
 
 def run_mp(code: str, flash: Path, col: Column, path: str | None = None, heap: int | None = None):
@@ -210,12 +237,14 @@ def measure(cols: list[Column], cfg: dict, nv: dict, work: Path, pool) -> dict:
     flash = Path(tempfile.mkdtemp(dir=work))
     for col in cols:
         fresh_flash(flash, cfg)
-        spec = AGENT if col.agent else {k: v % nv for k, v in NAIVE.items()}
+        agent, naive = (CP_AGENT, CP_NAIVE) if col.cp else (AGENT, NAIVE)
+        spec = agent if col.agent else {k: v % nv for k, v in naive.items()}
         out[col.label] = json.loads(run_mp(MEASURE % spec, flash, col))
     jobs = {}
     for col in cols:
+        survive = CP_SURVIVE if col.cp else SURVIVE
         for key, n in (("min_heap_kb", RENEWALS), ("min_heap_short_kb", SHORT)):
-            code = SURVIVE["agent" if col.agent else "naive"] % dict(nv, n=n)
+            code = survive["agent" if col.agent else "naive"] % dict(nv, n=n)
             jobs[col.label, key] = pool.submit(smallest_heap, code, work, col, cfg)
         if col.agent and col.path == str(MPY_DIR):
             # An agent installed as .py compiles each module on import: a higher peak.
@@ -383,6 +412,22 @@ def columns(pypi: bool) -> tuple[str, list[Column]]:
     ]
 
 
+def cp_columns() -> list[Column]:
+    """CircuitPython's port (make circuitpython): naive adafruit_requests, the agent given it."""
+    from tools import cpdrive, cpport
+
+    try:
+        prog, cross = cpport.ensure()
+        cpdrive.compile_all(cross, CP_OUT)  # lib/iotauth/*.mpy and lib/adafruit_*.mpy
+    except (cpport.ToolError, cpdrive.ToolError) as e:
+        raise BenchError(f"make circuitpython failed: {e}") from None
+    path = f"{CP_OUT / 'lib'}:{ROOT / 'host_tests' / 'cp_shim'}"
+    return [
+        Column("naive", str(prog), path, False, cp=True),
+        Column("agent .mpy", str(prog), path, True, cp=True),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--pypi", action="store_true", help="measure on PyPI's 64-bit unix port")
@@ -425,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
                     cfg, nv = endpoint(scheme, srv, ca)
                     results[scheme] = measure(cols, cfg, nv, work, pool)
                 device = measure_device(http_srv, flash, mpy)
+                cp_cols = cp_columns()
+                cfg, nv = endpoint("http", http_srv, None)
+                cp_results = {"http": measure(cp_cols, cfg, nv, work, pool)}
             finally:
                 http_srv.close()
                 tls_srv.close()
@@ -435,10 +483,22 @@ def main(argv: list[str] | None = None) -> int:
         print("\nDevice authorization grant (RFC 8628), HTTP, .mpy, bytes allocated per step")
         for step in STEPS:
             print(f"{step:<66}{device[step]:>10}")
+        print(
+            "\nCircuitPython 10.2.1's unix port (a 64-bit build: objects twice a board's size), "
+            "through an adafruit_requests Session; HTTP only (the port has no TLS)"
+        )
+        print(table(cp_cols, cp_results))
         out = ROOT / "build" / ("bench-pypi.json" if args.pypi else "bench.json")
         out.write_text(
             json.dumps(
-                {"runtime": name, "results": results, "sizes": sizes, "device": device}, indent=2
+                {
+                    "runtime": name,
+                    "results": results,
+                    "sizes": sizes,
+                    "device": device,
+                    "circuitpython": cp_results,
+                },
+                indent=2,
             )
         )
         print(f"\nbench: figures written to {out.relative_to(ROOT)}")

@@ -48,11 +48,12 @@ def load(config="auth.json", state="auth.state", session=None):
     # The parser's code, then the request composer's, leave the heap before the agent's
     # loads: none of them share it.
     import gc
+    import sys
 
     global _keep
     cfg = use("config").load(config, session)
-    if session is None and cfg.via == "http":
-        session = use("circuitpy").session(cfg)  # a CircuitPython board makes its own
+    if session is None and cfg.via == "http" and sys.implementation.name == "circuitpython":
+        session = use("circuitpy").session(cfg)  # a board with wifi makes its own
         if session is not None:
             cfg.via = "viarequests"
             cfg.session = session

@@ -24,58 +24,17 @@ _FILE_MAX = const(8192)
 
 
 def new(path):
-    return [path, 0, 1, _where()]
-
-
-def _where():
-    # Files where code can write them; else microcontroller.nvm; else False.
     try:
         import storage  # pyright: ignore[reportMissingImports] (CircuitPython only)
     except ImportError:
-        return None
-    if not storage.getmount("/").readonly:
-        return None  # boot.py remounted the drive for code
-    try:
-        import microcontroller  # pyright: ignore[reportMissingImports]
-
-        nvm = microcontroller.nvm
-    except (ImportError, AttributeError):
-        nvm = None
-    if nvm:
-        return nvm
-    print("iotauth: flash is read-only to code and there is no nvm: tokens kept in RAM only")
-    return False
-
-
-class _Nvm:
-    # One half of nvm as a file being written: the slot's bytes gather here and reach nvm
-    # in one write at the end (each nvm write erases a flash page), behind their length.
-    def __init__(self, nvm, slot):
-        self.nvm = nvm
-        self.size = len(nvm) // 2
-        self.off = slot * self.size
-        self.buf = bytearray(2)
-
-    def write(self, b):
-        self.buf.extend(b)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            n = len(self.buf) - 2
-            if n + 2 > self.size:
-                raise ValueError("state larger than half the nvm")
-            self.buf[0] = n >> 8
-            self.buf[1] = n & 0xFF
-            self.nvm[self.off : self.off + n + 2] = self.buf
+        return [path, 0, 1, None]  # MicroPython: files
+    return [path, 0, 1, use("circuitpy").where(storage)]
 
 
 def _open(st, slot):
     if st[3] is None:
         return open(st[0] if slot == 0 else st[0] + ".1", "wb")
-    return _Nvm(st[3], slot)
+    return use("circuitpy").Nvm(st[3], slot)
 
 
 def _raw(st, slot):
@@ -91,10 +50,7 @@ def _raw(st, slot):
                 return f.read(n)  # exactly its size: no 8 KB block asked of a fresh heap
         except OSError:
             return None
-    size = len(nvm) // 2
-    off = slot * size
-    n = nvm[off] << 8 | nvm[off + 1]
-    return bytes(nvm[off + 2 : off + 2 + n]) if 0 < n <= size - 2 else None
+    return use("circuitpy").read(nvm, slot)
 
 
 def _seal(h):

@@ -12,35 +12,12 @@ _MAX_LIFE = const(315360000)  # ten years: longer is treated as that
 _SET = 1735689600  # not a const: past a 32-bit port's small ints
 _Y2K = const(946684800)  # ESP32's time.time() counts from 2000-01-01
 _off = None  # what time.time() lacks of Unix seconds, read once from the port's epoch
-_MASK = const((1 << 29) - 1)  # CircuitPython's supervisor.ticks_ms() wraps at 2**29
-_HALF = const(1 << 28)
 
 
-class _Board:
-    # CircuitPython on a board has no time.ticks_*: its ticks are supervisor.ticks_ms(),
-    # which wrap every 2**29 ms (6.2 days), and its time has localtime, not gmtime, and no
-    # sleep_ms. The package calls time.ticks_ms() and the like on either (http and api
-    # import this module's time).
-    def __init__(self, sup, t):
-        self.ticks_ms = sup.ticks_ms
-        self.time = t.time
-        self.gmtime = t.localtime
-        self.sleep = t.sleep
+if not hasattr(time, "ticks_ms"):  # CircuitPython on a board: its time in the port's shape
+    from . import use
 
-    def sleep_ms(self, ms):
-        self.sleep(ms / 1000)
-
-    def ticks_diff(self, a, b):
-        return ((a - b + _HALF) & _MASK) - _HALF
-
-    def ticks_add(self, t, d):
-        return (t + d) & _MASK
-
-
-if not hasattr(time, "ticks_ms"):
-    import supervisor  # pyright: ignore[reportMissingImports] (CircuitPython only)
-
-    time = _Board(supervisor, time)
+    time = use("circuitpy").Board(time)
 
 
 def unix():
