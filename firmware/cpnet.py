@@ -9,6 +9,17 @@ import socketpool  # pyright: ignore[reportMissingImports]
 import wifi  # pyright: ignore[reportMissingImports]
 
 
+def wait(retry_s=30):
+    # -> the socket pool, trying up() every retry_s seconds until Wi-Fi is up: code.py then
+    # keeps running rather than stopping at the first failure.
+    while True:
+        try:
+            return up()
+        except OSError as e:
+            print("cpnet: network not up:", e, "- again in", retry_s, "s")
+            time.sleep(retry_s)
+
+
 def up(timeout=15):
     # -> the socket pool, once Wi-Fi is up; OSError, having said why, to be called again.
     ssid = os.getenv("CIRCUITPY_WIFI_SSID")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_session import CP_SHIM, POOL
+from test_session import CP_SHIM, POOL, RADIO
 
 from harness import Runner
 from tools import cpdrive, provision
@@ -64,29 +64,9 @@ os.chdir("/")
 sys.path[:] = ["/", "/lib"]
 """
 
-BOARD = """
-
-class _Radio:
-    connected = True
-    ipv4_address = "10.0.0.7"
-
-
-class _Wifi:
-    radio = _Radio()
-
-
-loaded = []
-
-
-class _Context:
-    def load_verify_locations(self, cadata=None):
-        loaded.append(len(cadata))
-
-
-class _Ssl:
-    def create_default_context(self):
-        return _Context()
-
+BOARD = (
+    RADIO
+    + """
 
 class _Mount:
     readonly = True  # CIRCUITPY as code sees it without a boot.py remount
@@ -101,7 +81,7 @@ class _Microcontroller:
     nvm = bytearray(%(nvm)d)
 
 
-sys.modules.update(wifi=_Wifi(), ssl=_Ssl(), storage=_Storage())  # socketpool: cp_shim's
+sys.modules["storage"] = _Storage()
 sys.modules["microcontroller"] = _Microcontroller()
 import code  # the board runs code.py
 
@@ -109,6 +89,7 @@ out("ca", loaded)
 out("root", sorted(os.listdir("/")))
 out("nvm", bytes(_Microcontroller.nvm).count(b"\\x00") < %(nvm)d)
 """
+)
 
 NVM = {"cp-pico-w": 4096, "cp-esp32s3": 8192}
 

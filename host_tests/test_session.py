@@ -138,23 +138,19 @@ def test_session_follows_no_redirect_with_the_secret(circuitpython, server, flas
     assert len(server.state.requests) == 1  # asked once, and not re-posted elsewhere
 
 
-# No session given, on a board: the agent makes one from wifi.radio, socketpool and
-# ssl.create_default_context() with the configured CA loaded (stand-ins for the board's
-# wifi, socketpool and ssl, which CircuitPython's unix port lacks; adafruit_requests is real).
-BOARD = (
-    POOL
-    + """
+# A board's wifi and ssl, which CircuitPython's unix port lacks (its socketpool: cp_shim's);
+# the context records the CA loaded into it.
+RADIO = """
 import sys
 
 
+class _Radio:
+    connected = True
+    ipv4_address = "10.0.0.7"
+
+
 class _Wifi:
-    radio = object()
-
-
-class _Socketpool:
-    def SocketPool(self, radio):
-        assert radio is _Wifi.radio
-        return Pool()
+    radio = _Radio()
 
 
 loaded = []
@@ -171,8 +167,24 @@ class _Ssl:
 
 
 sys.modules["wifi"] = _Wifi()
-sys.modules["socketpool"] = _Socketpool()
 sys.modules["ssl"] = _Ssl()
+"""
+
+# No session given, on a board: the agent makes one from wifi.radio, socketpool and
+# ssl.create_default_context() with the configured CA loaded (adafruit_requests is real).
+BOARD = (
+    POOL
+    + RADIO
+    + """
+
+
+class _Socketpool:
+    def SocketPool(self, radio):
+        assert radio is _Wifi.radio
+        return Pool()
+
+
+sys.modules["socketpool"] = _Socketpool()
 import iotauth
 
 a = iotauth.load()

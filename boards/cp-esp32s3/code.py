@@ -4,19 +4,11 @@
 # CONFIG=auth.json`; secrets in settings.toml (tools.provision new PRESET --circuitpython).
 # The state goes to the 8 KB of microcontroller.nvm while CIRCUITPY is read-only to code.
 # MIT licence.
-import time
-
 import app
 import cpnet
 
 import iotauth
 
-while True:
-    try:
-        pool = cpnet.up()
-        break
-    except OSError as e:
-        print("code: network not up:", e, "- again in 30 s")
-        time.sleep(30)
+pool = cpnet.wait()  # Wi-Fi from settings.toml, tried again every 30 s until it is up
 cpnet.clock(pool)
 app.run(iotauth.load())

@@ -5,7 +5,6 @@
 # The Pico W's CIRCUITPY is read-only to code: the agent keeps its state in the 4 KB of
 # microcontroller.nvm, unless a boot.py remounts the drive for it.
 import ssl
-import time
 
 import adafruit_requests  # pyright: ignore[reportMissingImports]
 import app
@@ -13,13 +12,7 @@ import cpnet
 
 import iotauth
 
-while True:
-    try:
-        pool = cpnet.up()
-        break
-    except OSError as e:
-        print("code: network not up:", e, "- again in 30 s")
-        time.sleep(30)
+pool = cpnet.wait()  # Wi-Fi from settings.toml, tried again every 30 s until it is up
 cpnet.clock(pool)
 requests = adafruit_requests.Session(pool, ssl.create_default_context())  # pyright: ignore[reportAttributeAccessIssue]
 app.run(iotauth.load(session=requests))
