@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import pytest
 from test_device import DEVICE, FLOW, device_config
+from test_grants import generic, grants
 from test_presets import RESTART, _check_wire
 from test_presets import USE as PLAIN
 from test_session import ADAPTER, cp_session_runner
 
 from conftest import write_config
 from presets import PRESET_NAMES, STATIC_TOKENS, config, secrets_of
+from tools.tokenserver.server import apply_control
 
 VIAS = ("builtin", "session")
 
@@ -60,3 +62,35 @@ def test_device_grant_on_circuitpython(via, circuitpython, server, flash):
     assert [r["grant"] for r in server.state.requests] == [DEVICE, DEVICE]
     again = runner.run(script(via, RESTART))
     assert again["token"] == res["token"] and len(server.state.requests) == 2
+
+
+BACKOFF = """
+import iotauth
+a = iotauth.load()
+try:
+    a.token()
+except iotauth.TransientError as e:
+    out("e", [str(e), e.retry_after])
+try:
+    a.token()
+except iotauth.TransientError as e:
+    out("held", e.retry_after)
+advance(125)
+out("t", len(a.token()))
+"""
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_backoff_and_retry_after_on_circuitpython(via, circuitpython, server, flash):
+    write_config(flash, generic(server))
+    apply_control(server.state, {"fault": {"mode": "503", "retry_after": "120", "count": 1}})
+    runner = cp_session_runner(circuitpython, flash, "mpy")
+    res = runner.run(script(via, BACKOFF))
+    words, wait = res["e"]
+    assert "HTTP 503" in words and 115 <= wait <= 121  # at least the server's Retry-After
+    assert 0 < res["held"] <= wait  # asked again at once: held, the server not contacted
+    assert res["t"] > 0 and grants(server) == [
+        ("client_credentials", 503),
+        ("client_credentials", 200),
+    ]
+    assert "device-1-secret" not in runner.stdout
