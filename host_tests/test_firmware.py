@@ -22,6 +22,8 @@ ALLOWED = {
     "hashlib",
     "socket",
     "ssl",
+    "asyncio",  # the async API of CONTRACT.md (aio.py), and errno for its connect
+    "errno",
     "requests",
     "urequests",
     "micropython",

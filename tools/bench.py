@@ -146,6 +146,39 @@ CP_SURVIVE = {
 }
 
 
+# The largest gap a 10 ms ticker task sees while the first token request is in flight and
+# the server takes 1.5 s to answer: the blocking call made from a task, and the async one.
+GAP = """
+import asyncio, time, iotauth
+a = iotauth.load()
+seen = [0]
+
+
+async def ticker():
+    last = time.ticks_ms()
+    while True:
+        await asyncio.sleep_ms(10)
+        now = time.ticks_ms()
+        seen[0] = max(seen[0], time.ticks_diff(now, last))
+        last = now
+
+
+async def main():
+    t = asyncio.create_task(ticker())
+    await asyncio.sleep_ms(30)
+    seen[0] = 0
+    %s
+    await asyncio.sleep_ms(30)
+    t.cancel()
+    print("@@" + str(seen[0]))
+
+
+asyncio.run(main())
+"""
+GAP_CALLS = {"gap_block": "a.token()", "gap_async": "await a.atoken()"}
+SLOW = 1.5  # seconds the server takes to answer while the gap is measured
+
+
 class BenchError(Exception):
     pass
 
@@ -231,7 +264,7 @@ def endpoint(scheme: str, srv, ca: Path | None) -> tuple[dict, dict]:
     return cfg, {"url": url, "body": body}
 
 
-def measure(cols: list[Column], cfg: dict, nv: dict, work: Path, pool) -> dict:
+def measure(cols: list[Column], cfg: dict, nv: dict, work: Path, pool, srv) -> dict:
     """Every figure of one endpoint for each column: {column label: {figure: value}}."""
     out = {}
     flash = Path(tempfile.mkdtemp(dir=work))
@@ -256,7 +289,20 @@ def measure(cols: list[Column], cfg: dict, nv: dict, work: Path, pool) -> dict:
         out[label][key] = job.result()
     for fig in out.values():
         fig["beyond"] = fig["rest"] - fig["tokens"] - fig["header"]
+    for col in cols:
+        if col.agent and not col.cp:
+            for key, call in GAP_CALLS.items():
+                out[col.label][key] = loop_gap(flash, col, cfg, call, srv)
     return out
+
+
+def loop_gap(flash: Path, col: Column, cfg: dict, call: str, srv) -> int:
+    """The ticker's largest gap (ms) while `call` obtains the first token from a slow server."""
+    from tools.tokenserver.server import apply_control
+
+    fresh_flash(flash, cfg)
+    apply_control(srv.state, {"fault": {"mode": "slow", "seconds": SLOW, "count": 1}})
+    return int(run_mp(GAP % call, flash, col))
 
 
 DEVICE = """
@@ -333,6 +379,11 @@ ROWS = [
     (f"smallest -X heapsize: load + token + {RENEWALS} renewals (KB)", "min_heap_kb"),
     (f"smallest -X heapsize: load + token + {SHORT} renewals (KB)", "min_heap_short_kb"),
     ("  the same as the first with the agent from .py sources (KB)", "min_heap_py_kb"),
+    (
+        f"largest gap of a 10 ms asyncio task, server answering in {SLOW} s: token() (ms)",
+        "gap_block",
+    ),
+    ("  the same with await atoken() (ms)", "gap_async"),
 ]
 
 
@@ -468,11 +519,11 @@ def main(argv: list[str] | None = None) -> int:
                     ("https", tls_srv, certs.ca_der),
                 ):
                     cfg, nv = endpoint(scheme, srv, ca)
-                    results[scheme] = measure(cols, cfg, nv, work, pool)
+                    results[scheme] = measure(cols, cfg, nv, work, pool, srv)
                 device = measure_device(http_srv, flash, mpy)
                 cp_cols = cp_columns()
                 cfg, nv = endpoint("http", http_srv, None)
-                cp_results = {"http": measure(cp_cols, cfg, nv, work, pool)}
+                cp_results = {"http": measure(cp_cols, cfg, nv, work, pool, http_srv)}
             finally:
                 http_srv.close()
                 tls_srv.close()

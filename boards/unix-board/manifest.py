@@ -3,3 +3,5 @@
 include("$(PORT_DIR)/variants/manifest.py")
 require("requests")
 require("ntptime")
+# asyncio, frozen on the boards too (their manifests include it)
+include("$(MPY_DIR)/extmod/asyncio")

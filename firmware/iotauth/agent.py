@@ -16,6 +16,7 @@ from .token import Deadline, Token, unix
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 _WAIT = const(4)  # back-off when even the failure code finds no heap (failure.py: the rest)
 _FAILS_MAX = const(16)
+_ASYNC = ("atoken", "aheaders", "apoll", "keep_fresh")
 
 
 class Agent:
@@ -75,8 +76,7 @@ class Agent:
 
     def poll(self):
         try:
-            if self._wall is not None:
-                self._resolve()  # judged once NTP has set the clock
+            self._resolve()  # persisted expiries judged once NTP has set the clock
             self.token()
         except TransientError as e:
             return max(1, e.retry_after)
@@ -93,6 +93,17 @@ class Agent:
         from .api import request  # stays loaded, with http: a sketch that calls it calls often
 
         return request(self, method, url, kw)
+
+    def __getattr__(self, name):
+        # The asyncio API (CONTRACT.md: atoken, aheaders, apoll; keep_fresh) comes from
+        # aio.py on first use and is kept on the agent: a sketch that never awaits carries
+        # none of its code, one that does finds it as it finds any method.
+        if name not in _ASYNC:
+            raise AttributeError(name)
+        ms = use("aio").methods(self)
+        for i in range(len(_ASYNC)):
+            setattr(self, _ASYNC[i], ms[i])
+        return ms[_ASYNC.index(name)]
 
     # Renewal
 
@@ -236,9 +247,11 @@ class Agent:
 
     def _resolve(self):
         # Judges persisted expiries by the wall clock, once the RTC is set (NTP).
-        now = unix()
         w = self._wall
-        if now is None or w is None:
+        if w is None:
+            return
+        now = unix()
+        if now is None:
             return
         e, re = w
         self._wall = None

@@ -53,6 +53,10 @@ def ask(cfg, parts, grant, secret=None):
 
 def send(cfg, parts, head, body):
     # One request over the configured transport (http or viarequests): (status, head, body).
+    # cfg.io: the request's answer on asyncio (aio.py), which sends it without blocking.
+    io = cfg.io
+    if io is not None:
+        return io.post(cfg, parts, head, body)
     return use(cfg.via, True).post(cfg, parts, head, body)
 
 

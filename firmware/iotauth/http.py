@@ -49,17 +49,23 @@ def _put(b, n, data):
     return k
 
 
+def resolve(parts):
+    # The endpoint's address, found once: renewals skip DNS (and asyncio has no resolver).
+    ai = parts[5]
+    if ai is None:
+        try:
+            ai = socket.getaddrinfo(parts[1], parts[2], 0, socket.SOCK_STREAM)[0]
+        except OSError as e:  # lwIP -2 on rp2, -202 on ESP32; gaierror on CPython
+            raise TransientError("cannot resolve %s (DNS error %s)" % (parts[1], e.args[0]))
+        parts[5] = ai
+    return ai
+
+
 def connect(parts, timeout, ca):
     # A connected socket to the URL's host, TLS verified against ca when https. Raises
     # TransientError naming the step that failed: DNS, connection or TLS.
     host = parts[1]
-    ai = parts[5]  # the address found before: renewals skip DNS
-    if ai is None:
-        try:
-            ai = socket.getaddrinfo(host, parts[2], 0, socket.SOCK_STREAM)[0]
-        except OSError as e:  # lwIP -2 on rp2, -202 on ESP32; gaierror on CPython
-            raise TransientError("cannot resolve %s (DNS error %s)" % (host, e.args[0]))
-        parts[5] = ai
+    ai = resolve(parts)
     s = socket.socket(ai[0], socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
@@ -88,22 +94,29 @@ def connect(parts, timeout, ca):
     return s
 
 
+def message(parts, head, body):
+    # -> (buffer, length) of the request: head, its Content-Length, the body's pieces. The
+    # buffer is made as large as the endpoint's largest message: the answer is read into it.
+    size = 0
+    for p in body:
+        size += len(p)
+    b = _room(None, max(len(head) + size + 16, parts[6]), 0)  # 16: length and CRLFs
+    n = _put(b, 0, head)
+    n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
+    for p in body:
+        n = _put(b, n, p)
+    return b, n
+
+
 def post(cfg, parts, head, body):
     # One request; parts from config.split(), head from grant.head(), body a tuple of str or
     # bytes pieces. -> (status, head, body), memoryviews of this request's buffer. Raises
     # TransientError for every network, TLS or framing fault.
-    size = 0
-    for p in body:
-        size += len(p)
     # The connection first: a TLS handshake's large blocks are taken before the buffer's.
     timeout = cfg.timeout
     s = connect(parts, timeout, cfg.ca)
     try:
-        b = _room(None, max(len(head) + size + 16, parts[6]), 0)  # 16: length and CRLFs
-        n = _put(b, 0, head)
-        n = _put(b, n, b"%d\r\n\r\n" % size)  # allocates a few bytes
-        for p in body:
-            n = _put(b, n, p)
+        b, n = message(parts, head, body)
         if hasattr(s, "write"):
             s.write(memoryview(b)[:n])
         else:
@@ -124,9 +137,7 @@ def late(start, timeout):
 
 
 def _response(s, timeout, b, parts):
-    # Reads the response into buffer b until Content-Length or the server closes. A 2xx
-    # answer grows the buffer to fit (up to _MAX); an error answer is read up to _ERR_MAX
-    # (or what the buffer holds), enough for its error fields.
+    # Reads the response into buffer b until Content-Length or the server closes.
     if hasattr(s, "readinto"):
         # A blocking MicroPython socket's readinto waits until the whole slice is full or
         # the peer closes: non-blocking, it returns what has come (None: nothing yet).
@@ -135,45 +146,82 @@ def _response(s, timeout, b, parts):
     else:
         rd = s.recv_into  # CPython (the host shim): what has come, within the timeout
     start = time.ticks_ms()
-    mv = memoryview(b)
-    n = 0
-    h = end = -1
-    cap = _MAX
-    err = False  # an error answer (not 2xx), once the head says so
-    while end < 0 or n < end:
+    r = reading(b)
+    while True:
         late(start, timeout)
-        if n == len(b):  # full, the end unknown: head not over, or a body read to close
-            if err and n >= cap:
-                break  # an error's body read to close: what fits is enough
-            b = _room(b, n + _STEP, n)
-            mv = memoryview(b)
-        got = rd(mv[n:] if end < 0 else mv[n:end])
+        w = window(r)
+        if w is None:
+            break
+        got = rd(w)
         if got is None:  # nothing has come yet
             time.sleep_ms(_NAP)
-            continue
-        if not got:
+        elif not took(r, got):
             break
-        n += got
-        if h < 0:
-            h = b.find(b"\r\n\r\n", 0, n)
-            if h >= 0:
-                h += 4
-                i = 0
-                while i < h:  # the head in lower case, in place: names match in any case
-                    if 0x41 <= b[i] <= 0x5A:
-                        b[i] += 0x20
-                    i += 1
-                err = b[9] != 0x32  # not 2xx
-                if err:
-                    cap = max(len(b), _ERR_MAX)
-                i = b.find(b"\r\ncontent-length:", 0, h)
-                if i >= 0:
-                    end = h + _num(b, i + 17)
-                    if err and end > cap:
-                        end = cap  # an error's body: what fits is enough
-                    b = _room(b, end, n)
-                    mv = memoryview(b)
-                # else: the body ends at close
+    return answer(r, parts)
+
+
+# A response being read (the async transport reads one the same way): [buffer, bytes in it,
+# end of the head (-1: not yet), end of the body (-1: at close), most to read, error answer,
+# a memoryview of the buffer].
+# A 2xx answer grows the buffer to fit (up to _MAX); an error answer is read up to _ERR_MAX
+# (or what the buffer holds), enough for its error fields.
+
+
+def reading(b):
+    return [b, 0, -1, -1, _MAX, False, memoryview(b)]
+
+
+def window(r):
+    # The slice of the buffer the next read fills, or None when the answer is whole.
+    b, n, end = r[0], r[1], r[3]
+    if end >= 0 and n >= end:
+        return None
+    if n == len(b):  # full, the end unknown: head not over, or a body read to close
+        if r[5] and n >= r[4]:
+            return None  # an error's body read to close: what fits is enough
+        _grow(r, n + _STEP)
+    return r[6][n:] if end < 0 else r[6][n:end]
+
+
+def _grow(r, size):
+    b = _room(r[0], size, r[1])
+    if b is not r[0]:
+        r[0] = b
+        r[6] = memoryview(b)
+
+
+def took(r, got):
+    # Counts `got` bytes read; False at the close (got 0).
+    if not got:
+        return False
+    b = r[0]
+    n = r[1] = r[1] + got
+    if r[2] < 0:
+        h = b.find(b"\r\n\r\n", 0, n)
+        if h >= 0:
+            r[2] = h = h + 4
+            i = 0
+            while i < h:  # the head in lower case, in place: names match in any case
+                if 0x41 <= b[i] <= 0x5A:
+                    b[i] += 0x20
+                i += 1
+            r[5] = err = b[9] != 0x32  # not 2xx
+            if err:
+                r[4] = max(len(b), _ERR_MAX)
+            i = b.find(b"\r\ncontent-length:", 0, h)
+            if i >= 0:
+                end = h + _num(b, i + 17)
+                if err and end > r[4]:
+                    end = r[4]  # an error's body: what fits is enough
+                r[3] = end
+                _grow(r, end)
+            # else: the body ends at close
+    return True
+
+
+def answer(r, parts):
+    # -> (status, head, body) of a response read whole; ValueError if it is not one.
+    b, n, h, end, mv = r[0], r[1], r[2], r[3], r[6]
     if len(b) > parts[6]:
         parts[6] = len(b)  # the next request's buffer is made this large at once
     if h < 0 or b[:5] != b"http/":
