@@ -169,10 +169,12 @@ def test_apoll_rides_out_a_503(arunner, server, flash):
 
 
 SILENT = """\
+        t0 = time.ticks_ms()
         try:
             await a.atoken()
         except iotauth.TransientError as e:
             out("e", err(e))
+        out("took", time.ticks_diff(time.ticks_ms(), t0))
 """
 
 
@@ -182,6 +184,8 @@ def test_a_silent_server_times_out_while_the_loop_runs(arunner, server, flash):
     res = arunner.run(TICKER % SILENT)
     kind, words, retry = res["e"][:3]
     assert kind == "TransientError" and "timed out" in words and retry >= 1
+    # timeout 1 s: given up after it, well before the server's answer at 4 s
+    assert 900 <= res["took"] < 3500, res
     assert res["ticks"] >= 20 and res["gap"] < 1000, res  # the loop ran all along
 
 

@@ -22,6 +22,7 @@ ALLOWED = {
     "hashlib",
     "socket",
     "ssl",
+    "tls",  # what ssl wraps on MicroPython >= 1.23 (CONTRACT: "socket + tls/ssl")
     "asyncio",  # the async API of CONTRACT.md (aio.py), and errno for its connect
     "errno",
     "requests",

@@ -380,7 +380,7 @@ ROWS = [
     (f"smallest -X heapsize: load + token + {SHORT} renewals (KB)", "min_heap_short_kb"),
     ("  the same as the first with the agent from .py sources (KB)", "min_heap_py_kb"),
     (
-        f"largest gap of a 10 ms asyncio task, server answering in {SLOW} s: token() (ms)",
+        f"longest gap of a 10 ms task, server slow {SLOW} s: token() (ms)",
         "gap_block",
     ),
     ("  the same with await atoken() (ms)", "gap_async"),

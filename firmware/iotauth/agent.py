@@ -16,7 +16,6 @@ from .token import Deadline, Token, unix
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 _WAIT = const(4)  # back-off when even the failure code finds no heap (failure.py: the rest)
 _FAILS_MAX = const(16)
-_ASYNC = ("atoken", "aheaders", "apoll", "keep_fresh")
 
 
 class Agent:
@@ -35,14 +34,16 @@ class Agent:
         self._oom = TransientError("out of memory during the renewal")
         self._hold = Deadline(0)
         if cfg.grant == "static":
-            self._set(Token(cfg.token))
+            self._tok = Token(cfg.token)
+            self._header()
             return
         s = use("store")
         self._store = st = s.new(state)
         r = s.restore(st, cfg)
         s = None
         if r is not None:
-            self._set(r[0])
+            self._tok = r[0]
+            self._header()
             if r[1] is not None:
                 self._wall = r[1]
                 self._resolve()
@@ -98,12 +99,11 @@ class Agent:
         # The asyncio API (CONTRACT.md: atoken, aheaders, apoll; keep_fresh) comes from
         # aio.py on first use and is kept on the agent: a sketch that never awaits carries
         # none of its code, one that does finds it as it finds any method.
-        if name not in _ASYNC:
+        if name not in ("atoken", "aheaders", "apoll", "keep_fresh"):
             raise AttributeError(name)
-        ms = use("aio").methods(self)
-        for i in range(len(_ASYNC)):
-            setattr(self, _ASYNC[i], ms[i])
-        return ms[_ASYNC.index(name)]
+        for k, m in use("aio").methods(self).items():
+            setattr(self, k, m)
+        return getattr(self, name)
 
     # Renewal
 
@@ -215,11 +215,6 @@ class Agent:
             except MemoryError:
                 return False
         return True
-
-    def _set(self, tok):
-        self._tok = tok
-        self._wall = None
-        self._header()
 
     def _header(self):
         # Allocates the header value; the dict is updated in place.

@@ -37,7 +37,7 @@ class _Exchange:
 
 
 def methods(agent):
-    # The agent's async API, bound to it, in agent._ASYNC's order. A fresh token is returned
+    # The agent's async API, bound to it (agent.__getattr__). A fresh token is returned
     # without a call below: nothing allocated beyond the coroutine. flight[0]: the Event of
     # the renewal in flight, which other tasks wait on.
     flight = [None]
@@ -73,7 +73,7 @@ def methods(agent):
         while True:
             await asyncio.sleep(await apoll())
 
-    return atoken, aheaders, apoll, keep_fresh
+    return {"atoken": atoken, "aheaders": aheaders, "apoll": apoll, "keep_fresh": keep_fresh}
 
 
 async def obtain(agent, flight):
