@@ -293,3 +293,34 @@ def test_the_async_example_keeps_its_sensor_running(server, flash):
     gaps = [int(ln.split()[-2]) for ln in lines]
     assert max(gaps) < 1000, gaps  # 100 ms samples, never held for the server's 1.5 s
     assert grants(server) == [("client_credentials", 200)]
+
+
+DEVICE_FLOW = """
+import asyncio, iotauth
+a = iotauth.load()
+a.on_code = lambda uri, code, full: out("code", code)
+
+
+async def main():
+    for i in range(10):
+        try:
+            out("token", len(await a.atoken()))
+            return
+        except iotauth.TransientError as e:
+            out("wait", e.retry_after)
+            await asyncio.sleep(e.retry_after)
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_device_grant_on_asyncio(arunner, server, flash):
+    from test_device import DEVICE, device_config
+
+    server.state.device_interval = 1
+    server.state.device_script = ["pending", "approve"]
+    write_config(flash, device_config(server))
+    res = arunner.run(DEVICE_FLOW, timeout=60)
+    assert res["code"] and res["token"] > 0 and res["wait"] == [1, 1]
+    assert [r["grant"] for r in server.state.requests] == [DEVICE, DEVICE]
