@@ -13,6 +13,7 @@ from test_session import adafruit_dir
 
 from conftest import board_runner_for, write_config
 from harness import Runner
+from tools.bench import TICKER  # a 10 ms ticker task beside the agent: its gaps and ticks
 from tools.tokenserver.server import apply_control
 
 RUNTIMES = ("pypi", "port", "port-frozen", "circuitpython")
@@ -29,39 +30,6 @@ def arunner(request, flash, mpy_build) -> Runner:
         return r
     return board_runner_for(request.param, flash, mpy_build, request)
 
-
-# A 10 ms ticker beside the agent: how often it ran, and its longest gap, while awaiting.
-TICKER = """
-import asyncio, time, iotauth
-a = iotauth.load()
-seen = [0, 0]
-
-
-async def ticker():
-    last = time.ticks_ms()
-    while True:
-        await asyncio.sleep_ms(10)
-        now = time.ticks_ms()
-        seen[0] = max(seen[0], time.ticks_diff(now, last))
-        seen[1] += 1
-        last = now
-
-
-async def main():
-    t = asyncio.create_task(ticker())
-    await asyncio.sleep_ms(30)
-    seen[0] = seen[1] = 0
-    try:
-%s
-    finally:
-        await asyncio.sleep_ms(30)  # the ticker runs once more: it sees the gap there was
-        t.cancel()
-    out("gap", seen[0])
-    out("ticks", seen[1])
-
-
-asyncio.run(main())
-"""
 
 ATOKEN = """\
         out("token", await a.atoken())

@@ -146,12 +146,14 @@ CP_SURVIVE = {
 }
 
 
-# The largest gap a 10 ms ticker task sees while the first token request is in flight and
-# the server takes 1.5 s to answer: the blocking call made from a task, and the async one.
-GAP = """
-import asyncio, time, iotauth
+# A 10 ms ticker task beside the agent while the code put in %s runs (indented under a try):
+# how often it ran and its longest gap, printed as the tests' out() prints ("@@" + JSON),
+# so that host_tests/test_async.py runs the same script. Here: the first token request while
+# the server takes SLOW s to answer, by the blocking call made from a task and by the async one.
+TICKER = """
+import asyncio, json, time, iotauth
 a = iotauth.load()
-seen = [0]
+seen = [0, 0]
 
 
 async def ticker():
@@ -160,22 +162,26 @@ async def ticker():
         await asyncio.sleep_ms(10)
         now = time.ticks_ms()
         seen[0] = max(seen[0], time.ticks_diff(now, last))
+        seen[1] += 1
         last = now
 
 
 async def main():
     t = asyncio.create_task(ticker())
     await asyncio.sleep_ms(30)
-    seen[0] = 0
-    %s
-    await asyncio.sleep_ms(30)
-    t.cancel()
-    print("@@" + str(seen[0]))
+    seen[0] = seen[1] = 0
+    try:
+%s
+    finally:
+        await asyncio.sleep_ms(30)  # the ticker runs once more: it sees the gap there was
+        t.cancel()
+    print("@@" + json.dumps(["gap", seen[0]]))
+    print("@@" + json.dumps(["ticks", seen[1]]))
 
 
 asyncio.run(main())
 """
-GAP_CALLS = {"gap_block": "a.token()", "gap_async": "await a.atoken()"}
+GAP_CALLS = {"gap_block": "        a.token()", "gap_async": "        await a.atoken()"}
 SLOW = 1.5  # seconds the server takes to answer while the gap is measured
 
 
@@ -302,7 +308,7 @@ def loop_gap(flash: Path, col: Column, cfg: dict, call: str, srv) -> int:
 
     fresh_flash(flash, cfg)
     apply_control(srv.state, {"fault": {"mode": "slow", "seconds": SLOW, "count": 1}})
-    return int(run_mp(GAP % call, flash, col))
+    return json.loads(run_mp(TICKER % call, flash, col))[1]
 
 
 DEVICE = """
