@@ -37,7 +37,7 @@ CASES = [
     ("unknown grant", dict(CC, grant="implicit"), "'grant' must be one of"),
     ("no grant", {k: v for k, v in CC.items() if k != "grant"}, "'grant' is required"),
     ("unknown preset", dict(CC, preset="nope"), "'preset' names no known preset"),
-    ("client_auth", dict(CC, client_auth="jwt"), "'client_auth' must be one of"),
+    ("client_auth", dict(CC, client_auth="mtls"), "'client_auth' must be one of"),
     ("encoding", dict(CC, encoding="xml"), "'encoding' must be one of"),
     ("transport", dict(CC, transport="curl"), "'transport' must be one of"),
     (

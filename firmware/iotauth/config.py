@@ -75,6 +75,10 @@ def parse(raw, path="auth.json", getenv=None, session=None):
     for k in f.NEEDS[grant]:
         if not d.get(k):
             fail(k, "is required for grant " + grant)
+    if d["client_auth"] == "jwt":  # the assertion is signed with the secret, and names the id
+        for k in ("client_id", "client_secret"):
+            if not d.get(k):
+                fail(k, "is required for client_auth jwt")
     for k in f.PRESET_NEEDS.get(preset or "", ()):
         if not d.get(k):
             fail(k, "is required by preset %s" % preset)

@@ -47,7 +47,7 @@ DEFAULTS = {
 
 CHOICES = {
     "grant": ("static", "client_credentials", "password", "refresh_token", "device_code"),
-    "client_auth": ("body", "basic"),
+    "client_auth": ("body", "basic", "jwt"),
     "encoding": ("form", "json"),
     "transport": ("builtin", "requests"),
 }

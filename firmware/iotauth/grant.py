@@ -1,7 +1,8 @@
 # iotauth grant: the token request of each grant, form- or JSON-encoded, with client
-# authentication in the body or by HTTP Basic. At boot it writes the renewal's requests
-# into the config, ready to send; after that it loads only for the device grant, a refresh
-# token that needs escaping or, in a frozen build, each renewal. MIT licence.
+# authentication in the body, by HTTP Basic or by a signed assertion (assertion.py). At boot
+# it writes the renewal's requests into the config, ready to send; after that it loads only
+# for the device grant, a refresh token that needs escaping, a signed assertion or, in a
+# frozen build, each renewal. MIT licence.
 import json
 
 _SAFE = b"-._~"
@@ -63,6 +64,13 @@ def request(cfg, grant, secret=None):
 
         auth = _quote(cfg.client_id) + b":" + _quote(cfg.client_secret or "")
         auth = b"Basic " + binascii.b2a_base64(auth)[:-1]
+    elif cfg.client_auth == "jwt":  # RFC 7523 2.2: a signed assertion, never the secret
+        from . import use
+
+        a = use("assertion")
+        _field(body, "client_id", cfg.client_id)
+        _field(body, "client_assertion_type", a.TYPE)
+        _field(body, "client_assertion", a.make(cfg))
     else:
         if cfg.client_id:
             _field(body, "client_id", cfg.client_id)
@@ -105,8 +113,8 @@ def prepare(cfg):
     # (None: the agent asks this module each time) and the refresh grant's body around the
     # token (pre, post).
     grant = cfg.grant
-    if grant == "static":
-        return
+    if grant == "static" or cfg.client_auth == "jwt":
+        return  # jwt: each request carries a fresh assertion, composed when it is sent
     pieces, ctype, auth = request(cfg, "refresh_token", _MARK)
     body = _join(pieces)
     i = body.find(_MARK.encode())

@@ -30,6 +30,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc8628 import (
     DEVICE_CODE_GRANT_TYPE,
     AuthorizationPendingError,
@@ -40,6 +41,7 @@ from authlib.oauth2.rfc8628 import (
     SlowDownError,
 )
 from flask import Flask, Request, Response, g, jsonify, request
+from joserfc.jwk import OctKey
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 DAY = 86400
@@ -66,6 +68,9 @@ class Client(ClientMixin):
     dialect: str
     grant_types: tuple[str, ...]
     scope: str = ""
+    # How it may authenticate: its secret in the body or by Basic, or (client_secret_jwt,
+    # RFC 7523 2.2) an HS256 assertion signed with it, the secret itself never sent.
+    auth_methods: tuple[str, ...] = ("client_secret_basic", "client_secret_post")
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -88,7 +93,7 @@ class Client(ClientMixin):
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.secret is None:
             return method == "none"
-        return method in ("client_secret_basic", "client_secret_post")
+        return method in self.auth_methods
 
     def check_response_type(self, response_type: str) -> bool:
         return False
@@ -174,6 +179,14 @@ def default_clients() -> list[Client]:
     return [
         Client("device-1", "device-1-secret", "generic", (cc, pw, rt, dc), "read write"),
         Client("tv-1", None, "generic", (dc, rt), "read"),
+        Client(
+            "device-jwt",
+            "device-jwt-secret-0123456789abcdef",
+            "generic",
+            (cc, rt),
+            "read",
+            ("client_assertion_jwt",),
+        ),  # fmt: skip
         Client("md-admin", "md-admin-secret", "mydevices", (cc, rt), "profile email"),
         Client("md-user", "md-user-secret", "mydevices", (pw, rt), "profile email"),
         Client("dv-client", "dv-secret", "devensoft", (cc,)),
@@ -209,6 +222,7 @@ class State:
         self.refresh: dict[str, Issued] = {}
         self.mfa: dict[str, User] = {}
         self.devices: dict[str, DeviceCredentialDict] = {}  # device_code -> pending login
+        self.jtis: set[str] = set()  # client assertions' JWT IDs seen: each is good once
         self.device_grants: dict[str, tuple[User, bool]] = {}  # user_code -> (user, approved)
         self.device_interval = 5
         self.device_expires_in = 600
@@ -305,7 +319,27 @@ def create_app(state: State) -> Flask:
 
     server.register_token_generator("default", generate)
 
-    auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+    auth_methods = ["client_secret_basic", "client_secret_post", "none", "client_assertion_jwt"]
+
+    class ClientSecretJWT(JWTBearerClientAssertion):
+        # client_secret_jwt: the assertion's audience is the token endpoint the client asked
+        # (any dialect's URL), signed HS256 with the client's secret; a jti used once only.
+        def get_audiences(self):
+            return [request.base_url]
+
+        def resolve_client_public_key(self, client):
+            return OctKey.import_key(client.secret)
+
+        def validate_jti(self, claims, jti):
+            with state.lock:
+                if jti in state.jtis:
+                    return False
+                state.jtis.add(jti)
+            return True
+
+    server.register_client_auth_method(
+        ClientSecretJWT.CLIENT_AUTH_METHOD, ClientSecretJWT(leeway=60)
+    )
 
     class ClientCredentials(grants.ClientCredentialsGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = auth_methods
