@@ -19,14 +19,17 @@ class _Send(Exception):
 
 class _Exchange:
     # The transport the renewal sees while it runs under obtain(): the answer to the
-    # request it asked for last time, else the request is kept and _Send raised.
+    # request it asked for last time, else the request is kept and _Send raised. Matched by
+    # endpoint and head, not body: a body may differ at every composing (client_auth jwt
+    # signs a fresh assertion), and a renewal asks again, in the same order, for the
+    # requests it made before (a refused refresh token, then the primary grant).
     def __init__(self):
         self.req = None
         self.ans = None
 
     def post(self, cfg, parts, head, body):
         q, a = self.req, self.ans
-        if a is not None and q[0] is parts and q[1] == head and q[2] == body:
+        if a is not None and q[0] is parts and q[1] == head:
             self.req = self.ans = None
             if isinstance(a, BaseException):
                 raise a  # the failure sending met, judged by the renewal as the blocking one
