@@ -119,7 +119,7 @@ async def post(cfg, parts, head, body):
     ms = cfg.timeout * 1000
     s = st = None
     try:
-        s = _open(parts, cfg.ca)
+        s = _open(parts, cfg.ca, cfg)
         st = asyncio.StreamWriter(s)  # MicroPython's Stream: it reads too
         b, n = message(parts, head, body)
         try:
@@ -151,9 +151,10 @@ async def post(cfg, parts, head, body):
             s.close()
 
 
-def _open(parts, ca):
+def _open(parts, ca, cfg):
     # A non-blocking socket connecting to the endpoint, wrapped for TLS verified against
-    # ca when https; the connection and the handshake complete as it is written to. DNS is
+    # ca when https (with cfg's client certificate, if any); the connection and the
+    # handshake complete as it is written to. DNS is
     # the one step asyncio cannot make wait: resolved once and reused, as http does.
     import socket
     from errno import EINPROGRESS
@@ -168,7 +169,7 @@ def _open(parts, ca):
             s.close()
             raise
     if parts[0]:
-        c = use("tls").context(ca)
+        c = use("tls").context(ca, cfg)
         s = c.wrap_socket(s, server_hostname=parts[1], do_handshake_on_connect=False)
         s.setblocking(False)
     return s

@@ -112,7 +112,7 @@ def _send(agent, method, parts, ca, headers, data, timeout, url=None):
         head += "Content-Length: %d\r\n" % len(data)
     head += "Connection: close\r\n\r\n"
     try:
-        s = connect(parts, timeout, ca)
+        s = connect(parts, timeout, ca, agent._cfg)  # mutual TLS: the same certificate
     except TransientError as e:  # the API is unreachable: what requests raises for it
         raise OSError(str(e))
     try:

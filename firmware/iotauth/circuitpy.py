@@ -28,6 +28,8 @@ def session(cfg):
     elif cfg.insecure_tls:  # the config asked for no verification
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if cfg.cert:  # mutual TLS; CircuitPython's context reads the two files itself
+        ctx.load_cert_chain(cfg.cert, cfg.key)
     return adafruit_requests.Session(socketpool.SocketPool(wifi.radio), ctx)
 
 

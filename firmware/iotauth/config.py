@@ -72,15 +72,21 @@ def parse(raw, path="auth.json", getenv=None, session=None):
         if d[k] not in choices:
             fail(k, "must be one of " + ", ".join(choices))
     grant = d["grant"]
+    how = d["client_auth"]
+    # With mutual TLS the key in the handshake is the client's proof: no secret to need.
+    spare = "client_secret" if how == "tls" else None
     for k in f.NEEDS[grant]:
-        if not d.get(k):
+        if not d.get(k) and k != spare:
             fail(k, "is required for grant " + grant)
-    if d["client_auth"] == "jwt":  # the assertion is signed with the secret, and names the id
-        for k in ("client_id", "client_secret"):
+    if how in _AUTH_NEEDS:  # the assertion is signed with the secret; TLS proves the key
+        for k in _AUTH_NEEDS[how]:
             if not d.get(k):
-                fail(k, "is required for client_auth jwt")
+                fail(k, "is required for client_auth " + how)
+    for k, other in (("cert", "key"), ("key", "cert")):
+        if d.get(other) and not d.get(k):  # one without the other proves nothing
+            fail(k, "is required with '%s'" % other)
     for k in f.PRESET_NEEDS.get(preset or "", ()):
-        if not d.get(k):
+        if not d.get(k) and k != spare:
             fail(k, "is required by preset %s" % preset)
     for k, v in d.items():
         if v is None:
@@ -100,9 +106,13 @@ def parse(raw, path="auth.json", getenv=None, session=None):
                     fail("realm", "is required to fill the token_url of preset %s" % preset)
                 d[k] = url = url.replace("{realm}", d["realm"])
             d[k + "_parts"] = _check_url(url, k, d, fail, session)
-    for k in ("ca", "api_ca"):
+    for k in ("ca", "api_ca", "cert"):
         if d.get(k):
             _check_ca(d[k], k, fail)
+    if d.get("key"):
+        _check_key(d["key"], fail)
+    if d.get("cert") and d["transport"] == "requests":
+        fail("cert", "needs transport builtin: requests presents no client certificate")
     c = Config()
     for k, v in d.items():
         if v is not None and k not in _BOOT_ONLY:
@@ -137,6 +147,9 @@ def _typed(v, t, f, k):
         return v
     raise ConfigError("IOTAUTH_%s (settings.toml or environment): must be %s" % (k.upper(), t))
 
+
+# Fields a client authentication cannot do without.
+_AUTH_NEEDS = {"jwt": ("client_id", "client_secret"), "tls": ("client_id", "cert", "key")}
 
 # Fields read only here: the agent keeps what they gave (the URLs' parts, the prefix).
 _BOOT_ONLY = ("preset", "realm", "scheme", "token_url", "device_authorization_url")
@@ -173,6 +186,20 @@ def _check_ca(path, k, fail):
         fail(k, "names a file that holds no certificate (DER, or PEM with BEGIN CERTIFICATE)")
     except OSError:
         fail(k, "names a file that cannot be read")
+
+
+def _check_key(path, fail):
+    # The device's private key, DER (PKCS#8 or SEC 1) or PEM: a SEQUENCE that starts with
+    # its version INTEGER. An encrypted key starts with a SEQUENCE: the board has no
+    # passphrase to open it.
+    try:
+        d = use("tls").certs(path)[0]
+        if len(d) < 4 or d[0] != 0x30 or d[2 if d[1] < 0x80 else 2 + (d[1] & 0x7F)] != 2:
+            raise ValueError("not a key")
+    except (ValueError, IndexError):
+        fail("key", "names a file that holds no unencrypted private key (DER or PEM)")
+    except OSError:
+        fail("key", "names a file that cannot be read")
 
 
 def _der(d):

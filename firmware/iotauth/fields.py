@@ -31,6 +31,8 @@ TYPES = {
     "realm": STR,
     "resource": STR,
     "api_ca": STR,
+    "cert": STR,
+    "key": STR,
 }
 
 DEFAULTS = {
@@ -47,7 +49,7 @@ DEFAULTS = {
 
 CHOICES = {
     "grant": ("static", "client_credentials", "password", "refresh_token", "device_code"),
-    "client_auth": ("body", "basic", "jwt"),
+    "client_auth": ("body", "basic", "jwt", "tls"),
     "encoding": ("form", "json"),
     "transport": ("builtin", "requests"),
 }

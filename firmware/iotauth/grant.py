@@ -1,8 +1,9 @@
 # iotauth grant: the token request of each grant, form- or JSON-encoded, with client
-# authentication in the body, by HTTP Basic or by a signed assertion (assertion.py). At boot
-# it writes the renewal's requests into the config, ready to send; after that it loads only
-# for the device grant, a refresh token that needs escaping, a signed assertion or, in a
-# frozen build, each renewal. MIT licence.
+# authentication in the body, by HTTP Basic, by a signed assertion (assertion.py) or by the
+# TLS handshake (mutual TLS: the client id alone in the body). At boot it writes the
+# renewal's requests into the config, ready to send; after that it loads only for the device
+# grant, a refresh token that needs escaping, a signed assertion or, in a frozen build, each
+# renewal. MIT licence.
 import json
 
 _SAFE = b"-._~"
@@ -74,7 +75,7 @@ def request(cfg, grant, secret=None):
     else:
         if cfg.client_id:
             _field(body, "client_id", cfg.client_id)
-        if cfg.client_secret:
+        if cfg.client_secret and cfg.client_auth != "tls":  # tls: the handshake proved it
             _field(body, "client_secret", cfg.client_secret)
     if grant != "refresh_token":
         # A refresh asks for nothing new: the server may have granted less than asked (RFC

@@ -61,9 +61,10 @@ def resolve(parts):
     return ai
 
 
-def connect(parts, timeout, ca):
-    # A connected socket to the URL's host, TLS verified against ca when https. Raises
-    # TransientError naming the step that failed: DNS, connection or TLS.
+def connect(parts, timeout, ca, cfg):
+    # A connected socket to the URL's host, TLS verified against ca when https (presenting
+    # cfg's client certificate when it has one). Raises TransientError naming the step that
+    # failed: DNS, connection or TLS.
     host = parts[1]
     ai = resolve(parts)
     s = socket.socket(ai[0], socket.SOCK_STREAM)
@@ -75,8 +76,8 @@ def connect(parts, timeout, ca):
             parts[5] = None  # the address may have moved: ask DNS again next time
             raise
         if parts[0]:
-            c = use("tls").context(ca)
             try:
+                c = use("tls").context(ca, cfg)
                 s = c.wrap_socket(s, server_hostname=host)
             except ValueError as e:  # MicroPython: certificate verification failed
                 # mbedtls short of heap while verifying says the certificate is badly
@@ -85,6 +86,11 @@ def connect(parts, timeout, ca):
                 if hasattr(gc, "mem_free"):  # not on CPython (the host shim)
                     m = "%s (heap free: %d bytes)" % (m, gc.mem_free())
                 raise TransientError("TLS error: " + m)
+            except OSError as e:  # the handshake cut off: timed out, or the peer ended it
+                m = use("failure").reason(e)
+                if cfg is not None and cfg.cert:  # as a server does a certificate it distrusts
+                    m += "; does the server trust the device's certificate?"
+                raise TransientError("TLS handshake failed: " + m)
     except OSError as e:
         s.close()
         raise TransientError(use("failure").reason(e))
@@ -114,7 +120,7 @@ def post(cfg, parts, head, body):
     # TransientError for every network, TLS or framing fault.
     # The connection first: a TLS handshake's large blocks are taken before the buffer's.
     timeout = cfg.timeout
-    s = connect(parts, timeout, cfg.ca)
+    s = connect(parts, timeout, cfg.ca, cfg)
     try:
         b, n = message(parts, head, body)
         if hasattr(s, "write"):

@@ -1,15 +1,16 @@
-# iotauth tls: the CA file read into DER certificates, and the SSLContext that verifies
-# servers against them, made for each connection: kept between renewals, the parsed CA
-# (2.8 KB of heap) would sit in the heap the app has at rest. MIT licence.
+# iotauth tls: certificate and key files read into DER, and the SSLContext that verifies
+# servers against the CA (and, for mutual TLS, presents the device's certificate), made for
+# each connection: kept between renewals, the parsed CA (2.8 KB of heap) would sit in the
+# heap the app has at rest. MIT licence.
 import binascii
 
-_BEGIN = b"-----BEGIN CERTIFICATE-----"
-_END = b"-----END CERTIFICATE-----"
+_BEGIN = b"-----BEGIN "
+_END = b"-----END "
 
 
 def certs(path):
-    # The DER certificates of a CA file: one DER certificate, or a PEM file of one or more
-    # (a bundle). config.py checks each at load().
+    # The DER blocks of a certificate or key file: the file itself when DER, else each PEM
+    # block (a CA bundle holds several). config.py checks what each is at load().
     with open(path, "rb") as f:
         data = f.read()
     if data[:1] == b"\x30":
@@ -17,29 +18,32 @@ def certs(path):
     out = []
     i = data.find(_BEGIN)
     while i >= 0:
-        a = i + len(_BEGIN)
+        a = data.find(b"-----", i + len(_BEGIN)) + 5  # past the label: "CERTIFICATE-----"
         z = data.find(_END, a)
-        if z < 0:
+        if a < 5 or z < 0:
             raise ValueError("unterminated PEM")
         out.append(binascii.a2b_base64(data[a:z]))
-        i = data.find(_BEGIN, z)
+        i = data.find(_BEGIN, z + len(_END))
     return out
 
 
-def context(ca):
-    # The SSLContext that verifies servers against the CA file ca (None: insecure_tls).
-    # Imported here: reading a CA file (config's check at boot) needs no TLS.
+def context(ca, cfg=None):
+    # The SSLContext that verifies servers against the CA file ca (None: insecure_tls) and
+    # presents cfg's cert and key when it has them (RFC 8705 mutual TLS). Imported here:
+    # reading a CA file (config's check at boot) needs no TLS.
     try:
         # MicroPython >= 1.23: the built-in that its ssl module wraps in Python. The wrapper,
         # once imported, stays in the heap for good (0.6 KB); this needs nothing of it.
         import tls as ssl  # pyright: ignore[reportMissingImports]
 
         pos = True  # its load_verify_locations takes the data as its one argument
-    except ImportError:  # MicroPython 1.22, CircuitPython, CPython (the host shim)
+    except ImportError:  # MicroPython 1.22, CircuitPython's unix port
         import ssl
 
         pos = False
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cfg is not None and cfg.cert:  # as DER: mbedtls may be built without PEM
+        ctx.load_cert_chain(certs(cfg.cert)[0], certs(cfg.key)[0])
     if ca is None:  # insecure_tls: the config asked for no verification
         if hasattr(ctx, "check_hostname"):
             setattr(ctx, "check_hostname", False)  # noqa: B010 (CPython only; stubs lack it)

@@ -1,4 +1,5 @@
-"""TLS material for the token server: a local CA and a server certificate (trustme)."""
+"""TLS material for the token server: a local CA and a server certificate (trustme), and a
+device CA that issues the devices' client certificates for mutual TLS (RFC 8705)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import ssl
 from pathlib import Path
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from tools import x509 as devicex509
 
 
 def local_names() -> list[str]:
@@ -48,6 +53,15 @@ class Certs:
             self.ca_der.write_bytes(ssl.PEM_cert_to_DER_cert(self.ca.cert_pem.bytes().decode()))
         else:
             self.ca = trustme.CA.from_pem(self.ca_pem.read_bytes(), ca_key.read_bytes())
+        # The device CA: what tls_client_auth clients' certificates chain to.
+        self.device_ca_pem = directory / "device-ca.pem"
+        device_key = directory / "device-ca.key"
+        if self.made or not (self.device_ca_pem.is_file() and device_key.is_file()):
+            dca = trustme.CA(organization_name="iotauth device CA")
+            dca.cert_pem.write_to_path(str(self.device_ca_pem))
+            _secret(device_key, dca.private_key_pem.bytes())
+        self.device_ca = x509.load_pem_x509_certificate(self.device_ca_pem.read_bytes())
+        self._device_key = load_pem_private_key(device_key.read_bytes(), None)
         fresh = self.server_pem.is_file() and self.server_key.is_file()
         if (
             self.made
@@ -60,10 +74,21 @@ class Certs:
             _secret(self.server_key, leaf.private_key_pem.bytes())
             covered.write_text(" ".join(names))
 
-    def server_context(self) -> ssl.SSLContext:
+    def server_context(self, clients: bool = False) -> ssl.SSLContext:
+        """The server's context; with ``clients`` it asks each client for a certificate and
+        takes one the device CA issued (or one registered later: ``State.register``)."""
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(self.server_pem), str(self.server_key))
+        if clients:
+            # Optional: clients that authenticate otherwise send none. A certificate that
+            # chains to no trusted one ends the handshake (OpenSSL cannot defer the check).
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(cafile=str(self.device_ca_pem))
         return ctx
+
+    def issue(self, csr_der: bytes) -> bytes:
+        """The device certificate (DER) the device CA issues for a CSR."""
+        return devicex509.sign(csr_der, self.device_ca, self._device_key)
 
 
 def _secret(path: Path, data: bytes) -> None:

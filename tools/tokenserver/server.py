@@ -17,6 +17,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -44,6 +45,8 @@ from flask import Flask, Request, Response, g, jsonify, request
 from joserfc.jwk import OctKey
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from tools import x509
+
 DAY = 86400
 
 # Dialect name -> (access lifetime, refresh lifetime or None when no refresh token is issued).
@@ -68,9 +71,13 @@ class Client(ClientMixin):
     dialect: str
     grant_types: tuple[str, ...]
     scope: str = ""
-    # How it may authenticate: its secret in the body or by Basic, or (client_secret_jwt,
-    # RFC 7523 2.2) an HS256 assertion signed with it, the secret itself never sent.
+    # How it may authenticate: its secret in the body or by Basic, (client_secret_jwt,
+    # RFC 7523 2.2) an HS256 assertion signed with it, the secret itself never sent, or
+    # (RFC 8705 2) the certificate in the TLS handshake: tls_client_auth, one the device CA
+    # issued to subject_dn; self_signed_tls_client_auth, one whose thumbprint is registered.
     auth_methods: tuple[str, ...] = ("client_secret_basic", "client_secret_post")
+    subject_dn: str = ""
+    thumbprints: tuple[str, ...] = ()
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -91,7 +98,7 @@ class Client(ClientMixin):
         return self.secret is not None and hmac.compare_digest(self.secret, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if self.secret is None:
+        if self.secret is None and not self.subject_dn and not self.thumbprints:
             return method == "none"
         return method in self.auth_methods
 
@@ -122,6 +129,7 @@ class Issued:
     scope: str
     expires_at: float | None
     revoked: bool = False
+    x5t: str | None = None  # RFC 8705 3: bound to the client certificate of this thumbprint
 
     # Authlib's TokenMixin, used by the refresh_token grant.
     def check_client(self, client: Client) -> bool:
@@ -173,6 +181,12 @@ FAULT_MODES = (
 )
 
 
+TLS_AUTH = ("tls_client_auth",)
+SELF_SIGNED_AUTH = ("self_signed_tls_client_auth",)
+PEER_CERT = "iotauth.peer_cert"  # the WSGI environ key of the client's certificate (DER)
+_BOUND = "iotauth.x5t"  # the thumbprint of the certificate a client authenticated with
+
+
 def default_clients() -> list[Client]:
     """The development clients, one set per platform dialect (see README)."""
     cc, pw, rt, dc = "client_credentials", "password", "refresh_token", DEVICE_CODE_GRANT_TYPE
@@ -187,6 +201,9 @@ def default_clients() -> list[Client]:
             "read",
             ("client_assertion_jwt",),
         ),  # fmt: skip
+        Client("device-mtls", None, "generic", (cc, rt), "read", TLS_AUTH, "CN=device-mtls"),
+        # Its certificate is registered by whoever makes it (State.register, or /_control).
+        Client("device-selfsigned", None, "generic", (cc, rt), "read", SELF_SIGNED_AUTH),
         Client("md-admin", "md-admin-secret", "mydevices", (cc, rt), "profile email"),
         Client("md-user", "md-user-secret", "mydevices", (pw, rt), "profile email"),
         Client("dv-client", "dv-secret", "devensoft", (cc,)),
@@ -237,6 +254,20 @@ class State:
         self.api_calls: list[dict] = []
         self.verbose = verbose
         self.key = secrets.token_bytes(32)
+        # The server's TLS context when it asks for client certificates: a self-signed one
+        # registered is trusted by it from then on.
+        self.tls_context = None
+        self.device_cas: list[bytes] = []  # what it trusted at start: tls_client_auth's CAs
+
+    def register(self, client_id: str, cert_der: bytes) -> str:
+        """A self-signed certificate registered with a client; returns its thumbprint."""
+        thumb = x509.thumbprint(cert_der)
+        with self.lock:
+            c = self.clients[client_id]
+            c.thumbprints = (*c.thumbprints, thumb)
+            if self.tls_context is not None:
+                self.tls_context.load_verify_locations(cadata=cert_der)
+        return thumb
 
     # Token making
 
@@ -301,8 +332,9 @@ def create_app(state: State) -> Flask:
             user = req.user
             scope = token.get("scope", "")
             life = g.lifetimes
+            x5t = request.environ.get(_BOUND)
             state.access[token["access_token"]] = Issued(
-                token["access_token"], client.client_id, user, scope, now + life[0]
+                token["access_token"], client.client_id, user, scope, now + life[0], x5t=x5t
             )
             if "refresh_token" in token:
                 exp = None if life[1] is None else now + life[1]
@@ -315,11 +347,27 @@ def create_app(state: State) -> Flask:
     def generate(
         grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
     ):
-        return shape(state, g.dialect, client, user, scope, include_refresh_token, g.lifetimes)
+        return shape(
+            state,
+            g.dialect,
+            client,
+            user,
+            scope,
+            include_refresh_token,
+            g.lifetimes,
+            request.environ.get(_BOUND),
+        )
 
     server.register_token_generator("default", generate)
 
-    auth_methods = ["client_secret_basic", "client_secret_post", "none", "client_assertion_jwt"]
+    auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "client_assertion_jwt",
+        *TLS_AUTH,
+        *SELF_SIGNED_AUTH,
+    ]
 
     class ClientSecretJWT(JWTBearerClientAssertion):
         # client_secret_jwt: the assertion's audience is the token endpoint the client asked
@@ -340,6 +388,31 @@ def create_app(state: State) -> Flask:
     server.register_client_auth_method(
         ClientSecretJWT.CLIENT_AUTH_METHOD, ClientSecretJWT(leeway=60)
     )
+
+    def mutual_tls(method: str):
+        # RFC 8705 2: the client named in the body, proven by the certificate its TLS
+        # handshake presented (the handshake proved the key); the tokens issued are bound
+        # to that certificate.
+        def authenticate(query_client, req):
+            client_id = req.form.get("client_id")
+            der = request.environ.get(PEER_CERT)
+            client = query_client(client_id) if client_id and der else None
+            if client is None or method not in client.auth_methods:
+                return None
+            if method == "tls_client_auth":
+                ok = any(x509.issued_by(der, ca) for ca in state.device_cas)
+                ok = ok and x509.subject_dn(der) == client.subject_dn
+            else:
+                ok = x509.thumbprint(der) in client.thumbprints
+            if not ok:
+                return None
+            request.environ[_BOUND] = x509.thumbprint(der)
+            return client
+
+        return authenticate
+
+    for m in TLS_AUTH + SELF_SIGNED_AUTH:
+        server.register_client_auth_method(m, mutual_tls(m))
 
     class ClientCredentials(grants.ClientCredentialsGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = auth_methods
@@ -596,6 +669,10 @@ def create_app(state: State) -> Flask:
             ok = tok in state.static or (
                 issued is not None and not issued.is_expired() and not issued.revoked
             )
+            if ok and issued is not None and issued.x5t is not None:
+                # RFC 8705 3: a bound token counts only with the certificate it is bound to.
+                der = request.environ.get(PEER_CERT)
+                ok = der is not None and x509.thumbprint(der) == issued.x5t
             state.api_calls.append({"token": tok, "ok": ok, "time": time.monotonic()})
         if not ok:
             return _json(
@@ -693,8 +770,11 @@ def shape(
     scope: str | None,
     include_refresh: bool,
     lifetimes: tuple[int, int | None],
+    x5t: str | None = None,
 ) -> dict:
-    """A token response in the dialect's own shape (shared/platforms/*.txt)."""
+    """A token response in the dialect's own shape (shared/platforms/*.txt); ``x5t`` binds
+    its access token to a client certificate (RFC 8705 3.1: claim ``cnf``)."""
+    cnf = {"cnf": {"x5t#S256": x5t}} if x5t else {}
     access_life, refresh_life = lifetimes
     now = int(time.time())
     sub = user.username if isinstance(user, User) else client.client_id
@@ -724,6 +804,7 @@ def shape(
             "preferred_username": "service-account-" + sub,
             "clientAddress": "127.0.0.1",
             "client_id": client.client_id,
+            **cnf,
         }
         refresh = state.jwt(
             {
@@ -769,6 +850,7 @@ def shape(
             "jti": uuid.uuid4().hex,
             "exp": now + access_life,
             "scope": scope or "",
+            **cnf,
         }
     )
     tok = {"access_token": jwt, "expires_in": access_life}
@@ -861,6 +943,16 @@ class _Handler(WSGIRequestHandler):
         super().setup()
         self.rfile = _Rfile(self.rfile)
 
+    def make_environ(self):
+        # The client certificate of a mutual TLS connection, for the routes (werkzeug
+        # passes none on).
+        env = super().make_environ()
+        peer = getattr(self.connection, "getpeercert", None)
+        der = peer(binary_form=True) if peer is not None else None
+        if der:
+            env[PEER_CERT] = der
+        return env
+
 
 class Running:
     """A server started on loopback in a thread; stops itself on ``close()``."""
@@ -869,6 +961,9 @@ class Running:
         # The request log (State.log) says what matters, secrets masked.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.state = state
+        if tls_context is not None and tls_context.verify_mode != ssl.CERT_NONE:
+            state.tls_context = tls_context  # asks for client certificates (mutual TLS)
+            state.device_cas = tls_context.get_ca_certs(binary_form=True)
         self.app = create_app(state)
         self.httpd = make_server(
             host, port, self.app, threaded=True, request_handler=_Handler, ssl_context=tls_context
