@@ -126,6 +126,35 @@ def test_deploy_puts_the_ca_beside_auth_json(board, tls_server, certs, tmp_path)
     assert len(tls_server.state.requests) == 1
 
 
+def test_deploy_puts_the_device_certificate_and_key_beside_auth_json(board, certs, tmp_path):
+    # Mutual TLS: the files named by host paths land at the flash root, named there.
+    from test_mtls import device, mtls_config
+
+    from tools.tokenserver.server import State, serve
+
+    srv = serve(State(), certs.server_context(clients=True))
+    try:
+        srv.base = f"https://localhost:{srv.port}"
+        keys = tmp_path / "keys"
+        keys.mkdir()
+        device(keys, certs)
+        cfg_path = tmp_path / "auth.json"
+        cfg_path.write_text(json.dumps(mtls_config(srv, certs, keys)))
+        r = make_deploy(board.port, "rpi_pico_w", cfg_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        flash = Path(board.flash)
+        on_board = json.loads((flash / "auth.json").read_text())
+        assert (on_board["cert"], on_board["key"]) == ("device.crt", "device.key")
+        for f in ("device.crt", "device.key"):
+            assert (flash / f).read_bytes() == (keys / f).read_bytes()
+        code = "import iotauth\nprint(len(iotauth.load().token()) > 100)"
+        assert mpremote(board.port, "resume", "exec", code).strip() == "True"
+        assert srv.state.requests[0]["form"]["client_id"] == "device-mtls"
+        assert list(srv.state.access.values())[0].x5t is not None  # bound to the board's key
+    finally:
+        srv.close()
+
+
 def deploy_cmd(*args, cwd: Path) -> subprocess.CompletedProcess:
     """tools.deploy as `make deploy` runs it, from `cwd` (where ./auth.json and ./wifi.json
     would be looked for)."""

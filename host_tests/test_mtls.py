@@ -262,3 +262,144 @@ def test_mutual_tls_on_asyncio(board_runner, mtls_server, certs, flash):
     write_config(flash, mtls_config(mtls_server, certs, flash))
     assert board_runner.run(ASYNC)["changed"] is True
     check_wire(mtls_server, der, "device-mtls")
+
+
+# From the laptop: tools.provision makes the key and the certificate (or the CSR), checks
+# the config against the server and puts the files on the board beside auth.json.
+
+
+def _provision(*args, cwd, stdin=""):
+    from test_provision import provision
+
+    r = provision(*args, cwd=cwd, stdin=stdin)
+    assert "Traceback" not in r.stdout + r.stderr, r.stderr
+    return r
+
+
+def _tokenserver(*args):
+    import subprocess
+    import sys
+
+    from harness import ROOT
+
+    cmd = [sys.executable, "-m", "tools.tokenserver", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def _new(server, certs, tmp_path, client_id, *more):
+    return _provision(
+        "new",
+        "yipii",
+        "--client-id",
+        client_id,
+        "--token-url",
+        server.url("/oauth/token"),
+        "--ca",
+        str(certs.ca_der),
+        "--client-auth",
+        "tls",
+        *more,
+        cwd=tmp_path,
+    )
+
+
+def test_provision_a_self_signed_device_then_push_it(mtls_server, certs, tmp_path):
+    import stat
+
+    from test_board import MP_SHIM
+    from test_provision import provision
+
+    from harness import Runner
+    from tools.vboard import VirtualBoard
+
+    r = _new(mtls_server, certs, tmp_path, "device-selfsigned")  # no secret asked for
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((tmp_path / "auth.json").read_text())
+    assert cfg["client_auth"] == "tls" and "client_secret" not in cfg
+    assert (cfg["cert"], cfg["key"]) == ("device.crt", "device.key")
+    der = (tmp_path / "device.crt").read_bytes()
+    key = (tmp_path / "device.key").read_bytes()
+    for f in ("device.crt", "device.key", "auth.json"):
+        assert stat.S_IMODE((tmp_path / f).stat().st_mode) == 0o600
+    assert x509.matching(tmp_path / "device.crt", tmp_path / "device.key") == der
+    assert x509.subject_dn(der) == "CN=device-selfsigned"
+    # What to register: the certificate itself, and its thumbprint.
+    assert x509.pem("CERTIFICATE", der).decode().strip() in r.stdout
+    assert f"SHA-256 thumbprint {x509.thumbprint(der)}" in r.stdout
+    assert base64.b64encode(key).decode()[:32] not in r.stdout + r.stderr
+    # Before it is registered the server does not know it; then it does.
+    assert _provision("check", "auth.json", cwd=tmp_path).returncode == 1
+    mtls_server.state.register("device-selfsigned", der)
+    r = _provision("check", "auth.json", cwd=tmp_path)
+    assert r.returncode == 0 and "issued a token" in r.stdout, r.stderr
+    assert mtls_server.state.requests[-1]["form"] == {
+        "grant_type": "client_credentials",
+        "client_id": "device-selfsigned",
+    }
+    flash = tmp_path / "board"
+    flash.mkdir()
+    vb = VirtualBoard(flash, [MP_SHIM], run_main=False).start()
+    try:
+        assert provision("push", "auth.json", "--port", vb.port, cwd=tmp_path).returncode == 0
+        assert (flash / "device.crt").read_bytes() == der
+        assert (flash / "device.key").read_bytes() == key
+        assert json.loads((flash / "auth.json").read_text())["cert"] == "device.crt"
+        res = Runner("micropython", flash).run(STOLEN)
+        assert len(res["t"]) > 100  # the board's own key, in the handshake
+    finally:
+        vb.close()
+
+
+def test_provision_with_a_csr_for_the_device_ca(mtls_server, certs, tmp_path):
+    r = _new(mtls_server, certs, tmp_path, "device-mtls", "--csr")
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "auth.json").exists()  # it waits for the certificate
+    assert "subject CN=device-mtls" in r.stdout and "--cert ISSUED.crt" in r.stdout
+    csr = (tmp_path / "device.csr").read_bytes()
+    assert csr.startswith(b"-----BEGIN CERTIFICATE REQUEST-----")
+    # The local token server's device CA issues it, as a platform's console would.
+    t = _tokenserver("--certs", str(certs.ca_pem.parent), "--issue", str(tmp_path / "device.csr"))
+    assert t.returncode == 0, t.stderr
+    issued = tmp_path / "device.crt"
+    assert x509.issued_by(issued.read_bytes(), x509.read_der(certs.device_ca_pem))
+    r = _new(mtls_server, certs, tmp_path, "device-mtls", "--cert", str(issued), "--key",
+             "device.key")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"thumbprint {x509.thumbprint(issued.read_bytes())}" in r.stdout
+    r = _provision("check", "auth.json", cwd=tmp_path)
+    assert r.returncode == 0 and "issued a token" in r.stdout, r.stderr
+
+
+def test_provision_refuses_a_certificate_of_another_key(certs, mtls_server, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    assert _new(mtls_server, certs, other, "device-mtls").returncode == 0
+    assert _new(mtls_server, certs, tmp_path, "device-mtls", "--csr").returncode == 0
+    r = _new(mtls_server, certs, tmp_path, "device-mtls", "--cert", str(other / "device.crt"),
+             "--key", "device.key")  # fmt: skip
+    assert r.returncode == 1 and "the certificate is not the key's" in r.stderr
+    r = _new(mtls_server, certs, tmp_path, "device-mtls")  # would overwrite the CSR's key
+    assert r.returncode == 1 and "device.key exists" in r.stderr
+
+
+def test_provision_client_secret_jwt(server, tmp_path):
+    r = _provision(
+        "new",
+        "devensoft",
+        "--client-id",
+        "device-jwt",
+        "--token-url",
+        server.url("/oauth/token"),
+        "--set",
+        "insecure_http=true",
+        "--client-auth",
+        "jwt",
+        cwd=tmp_path,
+        stdin="device-jwt-secret-0123456789abcdef\n",
+    )
+    assert r.returncode == 0 and "client_secret_jwt" in r.stdout, r.stderr
+    assert json.loads((tmp_path / "auth.json").read_text())["client_auth"] == "jwt"
+    # The check from the host signs an assertion too: the secret stays on the laptop.
+    r = _provision("check", "auth.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "device-jwt-secret" not in repr(server.state.requests)

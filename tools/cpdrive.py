@@ -43,7 +43,8 @@ BOARDS = ROOT / "boards"
 OUT = ROOT / "build" / "circuitpy"
 SHARED = [ROOT / "firmware" / "app.py", ROOT / "firmware" / "cpnet.py"]
 LIBS = ("adafruit_requests", "adafruit_connection_manager")
-CA_KEYS = ("IOTAUTH_CA", "IOTAUTH_API_CA")
+# The settings that name a file (CAs, the device's certificate and key): copied to the root.
+FILE_KEYS = tuple("IOTAUTH_" + f.upper() for f in provision.FILES)
 
 
 class ToolError(Exception):
@@ -90,12 +91,13 @@ def check_drive(drive: str) -> Path:
 
 
 def settings_cas(text: str, base: Path) -> tuple[str, list[Path]]:
-    """The CA files a settings.toml names, and its text with them at the drive's root."""
+    """The files a settings.toml names (CAs, the device's certificate and key), and its text
+    with them at the drive's root."""
     cas = []
     lines = []
     for line in text.splitlines():
         m = LINE.match(line)
-        if m and m.group(1) in CA_KEYS:
+        if m and m.group(1) in FILE_KEYS:
             value = line.split("=", 1)[1].strip()
             if not (value.startswith('"') and value.endswith('"')):
                 raise ToolError(f"settings.toml: {m.group(1)} must be a quoted path")

@@ -29,11 +29,31 @@ def firmware_config():
     return config
 
 
+def _board_time() -> types.ModuleType:
+    """The host's time with the ticks a board's has, which iotauth.token reads."""
+    import time
+
+    t = types.ModuleType("time")
+    t.__dict__.update(time.__dict__)
+    t.ticks_ms = lambda: time.monotonic_ns() // 1_000_000  # type: ignore[attr-defined]
+    t.ticks_diff = lambda a, b: a - b  # type: ignore[attr-defined]
+    t.ticks_add = lambda a, b: a + b  # type: ignore[attr-defined]
+    return t
+
+
 def firmware_grant():
-    """The firmware's ``iotauth.grant`` module: the token requests, as the agent composes them."""
+    """The firmware's ``iotauth.grant`` module: the token requests, as the agent composes them
+    (a signed assertion dated by the host's clock)."""
     firmware_config()
     import iotauth.grant as grant
 
+    if "iotauth.token" not in sys.modules:
+        real = sys.modules["time"]
+        sys.modules["time"] = _board_time()
+        try:
+            import iotauth.token  # noqa: F401
+        finally:
+            sys.modules["time"] = real
     return grant
 
 

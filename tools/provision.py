@@ -2,6 +2,8 @@
 
     python -m tools.provision new PRESET [--out auth.json] [--client-id ID] [--set FIELD=VALUE]
     python -m tools.provision new PRESET --circuitpython [--out settings.toml] [...]
+    python -m tools.provision new PRESET --client-auth tls [--csr | --cert CERT --key KEY]
+    python -m tools.provision new PRESET --client-auth jwt [...]
     python -m tools.provision check [auth.json]
     python -m tools.provision push [auth.json] --port /dev/ttyACM0
     python -m tools.provision fleet devices.csv --preset PRESET --out-dir configs [--set ...]
@@ -12,6 +14,13 @@ they are read from the environment (IOTAUTH_CLIENT_SECRET, IOTAUTH_PASSWORD,
 IOTAUTH_REFRESH_TOKEN, IOTAUTH_TOKEN) or asked for at a hidden prompt, and never printed.
 ``login`` runs a password login (with AllThingsTalk's MFA step) on the host and writes only
 the resulting refresh token, so the device never holds the password.
+
+``--client-auth tls`` (RFC 8705 mutual TLS) makes the device's EC P-256 key, and a
+self-signed certificate to register with the client (``self_signed_tls_client_auth``), or
+with ``--csr`` a signing request for the platform's device CA (``tls_client_auth``); then
+``--cert`` the certificate the CA issued and ``--key`` that key. Key and certificate are DER
+files beside the config (mode 600); no client secret is asked for. ``--client-auth jwt``
+(client_secret_jwt) keeps the secret on the device: requests carry an assertion signed with it.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tools import x509  # noqa: E402
 from tools.fwimport import firmware_config, firmware_grant, firmware_presets  # noqa: E402
 
 SECRETS = ("client_secret", "password", "refresh_token", "token")
@@ -117,8 +127,18 @@ def grant_of(cfg: dict) -> str:
     return cfg.get("grant") or preset.get("grant") or ""
 
 
+def secrets_needed(cfg: dict) -> tuple[str, ...]:
+    need = NEEDS_SECRET.get(grant_of(cfg), ())
+    how = cfg.get("client_auth")
+    if how == "tls":  # the key in the handshake proves the client: no secret
+        return tuple(k for k in need if k != "client_secret")
+    if how == "jwt" and "client_secret" not in need:  # the assertion is signed with it
+        return ("client_secret", *need)
+    return need
+
+
 def fill_secrets(state: State, cfg: dict, env=os.environ) -> None:
-    for k in NEEDS_SECRET.get(grant_of(cfg), ()):
+    for k in secrets_needed(cfg):
         if cfg.get(k):
             continue
         if env.get(ENV[k]):
@@ -127,11 +147,15 @@ def fill_secrets(state: State, cfg: dict, env=os.environ) -> None:
             cfg[k] = state.ask(f"{k}: ", secret=True)
 
 
+# The fields that name a file, which goes to the board beside auth.json.
+FILES = ("ca", "api_ca", "cert", "key")
+
+
 def validate(cfg: dict, name: str, base: Path) -> Any:
     """Checks cfg with the agent's own rules; returns the firmware's Config object."""
     cm = firmware_config()
     check = dict(cfg)
-    for field in ("ca", "api_ca"):
+    for field in FILES:
         if check.get(field) and not Path(check[field]).is_absolute():
             check[field] = str(base / check[field])
     try:
@@ -222,13 +246,14 @@ def load_json(path: Path) -> dict:
 
 def board_config(path: Path, tmp: Path) -> tuple[Path, list[Path]]:
     """Checks auth.json with the agent's own rules; returns the file to put on the board
-    (its ``ca`` and ``api_ca`` pointing at the flash root, where the CA files go) and the CA
-    files. ``make deploy`` and ``provision push`` both put a config on a board this way."""
+    (its ``ca``, ``api_ca``, ``cert`` and ``key`` pointing at the flash root, where those
+    files go) and the files. ``make deploy`` and ``provision push`` both put a config on a
+    board this way."""
     cfg = load_json(path)
     validate(cfg, path.name, path.parent)
     cas: list[Path] = []
     moved = False
-    for field in ("ca", "api_ca"):
+    for field in FILES:
         ca = cfg.get(field)
         if not ca:
             continue
@@ -263,8 +288,13 @@ def tls_context(conf) -> ssl.SSLContext | None:
             ctx.load_verify_locations(cadata=data.decode())
         else:
             ctx.load_verify_locations(cadata=data)
-        return ctx
-    return ssl._create_unverified_context()  # insecure_tls, as the config says
+    else:
+        ctx = ssl._create_unverified_context()  # insecure_tls, as the config says
+    if conf.cert:  # mutual TLS: the device's own certificate, as the board presents it
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = x509.pem_files(Path(conf.cert), Path(conf.key), Path(tmp))
+            ctx.load_cert_chain(str(cert), str(key))
+    return ctx
 
 
 def send(conf, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
@@ -324,16 +354,85 @@ def do_new(state: State, args) -> int:
             cfg[flag] = value
     if args.ca:
         cfg["ca"] = ca_path(args.ca)
+    if args.client_auth:
+        cfg["client_auth"] = args.client_auth
     cfg.update(parse_sets(args.set))
-    fill_secrets(state, cfg)
     out = Path(args.out or ("settings.toml" if args.circuitpython else "auth.json"))
+    if cfg.get("client_auth") == "tls":
+        if device_identity(cfg, args, out.parent):
+            return 0  # a CSR made: the config waits for the certificate the CA issues
+    elif args.csr or args.cert or args.key:
+        raise ToolError("--csr, --cert and --key go with --client-auth tls")
+    fill_secrets(state, cfg)
     validate(cfg, out.name, out.parent)
     if args.circuitpython:
         write_settings(cfg, out)
     else:
         write_config(cfg, out)
-    print(f"provision: wrote {out} (preset {args.preset}, grant {grant_of(cfg)})")
+    how = {"tls": ", mutual TLS", "jwt": ", client_secret_jwt"}.get(cfg.get("client_auth"), "")
+    print(f"provision: wrote {out} (preset {args.preset}, grant {grant_of(cfg)}{how})")
     return 0
+
+
+def device_identity(cfg: dict, args, where: Path) -> bool:
+    """The device's key and certificate for mutual TLS, beside the config, named in cfg.
+    True when it made a CSR instead: the platform's device CA issues the certificate."""
+    cn = args.subject or cfg.get("client_id")
+    if not cn:
+        raise ToolError("--client-auth tls needs --client-id (or --subject) to name the device")
+    key_file, cert_file = where / "device.key", where / "device.crt"
+    if args.cert or args.key:
+        if not (args.cert and args.key):
+            raise ToolError("--cert and --key go together: the issued certificate and its key")
+        cert_file, key_file = Path(args.cert).resolve(), Path(args.key).resolve()
+        try:
+            der = x509.matching(cert_file, key_file)
+        except ValueError as e:
+            raise ToolError(f"--cert {args.cert} --key {args.key}: {e}") from None
+    else:
+        if key_file.exists() and not args.csr:
+            raise ToolError(f"{key_file} exists: give it with --key, or move it away")
+        key = x509.new_key()
+        _private(key_file, x509.key_der(key))
+        if args.csr:
+            csr = where / "device.csr"
+            csr.write_bytes(x509.pem("CERTIFICATE REQUEST", x509.csr(key, cn)))
+            print(
+                f"provision: wrote the device key {key_file} (mode 600) and the signing "
+                f"request {csr} for subject {x509.name(cn).rfc4514_string()}.\n"
+                "  Have the platform's device CA issue its certificate, then run\n"
+                f"  python -m tools.provision new {args.preset} ... --client-auth tls "
+                f"--cert ISSUED.crt --key {key_file}"
+            )
+            return True
+        der = x509.self_signed(key, cn)
+        _private(cert_file, der)
+        print(
+            f"provision: wrote the device key {key_file} and a self-signed certificate "
+            f"{cert_file} (DER, mode 600). Register this certificate with client "
+            f"{cfg.get('client_id')} (self_signed_tls_client_auth):\n"
+            + x509.pem("CERTIFICATE", der).decode().rstrip()
+        )
+    print(
+        f"provision: the device's certificate: subject {x509.subject_dn(der)}, "
+        f"SHA-256 thumbprint {x509.thumbprint(der)} (x5t#S256), "
+        f"hex {x509.fingerprint(der)}"
+    )
+    cfg["cert"] = _beside(cert_file, where)
+    cfg["key"] = _beside(key_file, where)
+    return False
+
+
+def _beside(path: Path, where: Path) -> str:
+    """A file's name as the config holds it: bare beside the config, else absolute."""
+    return path.name if path.resolve().parent == where.resolve() else str(path.resolve())
+
+
+def _private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def do_check(state: State, args) -> int:
@@ -491,6 +590,15 @@ def parser() -> argparse.ArgumentParser:
     )
     for flag in ("client-id", "token-url", "realm", "scope", "audience", "username", "ca"):
         new.add_argument(f"--{flag}")
+    new.add_argument(
+        "--client-auth",
+        choices=("body", "basic", "jwt", "tls"),
+        help="tls: mutual TLS with a device key made here; jwt: the secret signs, never sent",
+    )
+    new.add_argument("--csr", action="store_true", help="tls: a CSR for the device CA")
+    new.add_argument("--cert", help="tls: the device certificate the CA issued (DER or PEM)")
+    new.add_argument("--key", help="tls: the device key the CSR was made with")
+    new.add_argument("--subject", help="tls: the certificate's CN (default: the client id)")
     new.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     chk = sub.add_parser("check", help="validate a config and try its token endpoint")
     chk.add_argument("config", nargs="?", default="auth.json")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import os
+import re
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -76,6 +79,70 @@ def _issue(subject, public_key, issuer, signer, days: int) -> bytes:
         .sign(signer, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def pem(label: str, der: bytes) -> bytes:
+    """DER as a PEM block: what a console pastes, and what CPython's ssl reads."""
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = "".join(body[i : i + 64] + "\n" for i in range(0, len(body), 64))
+    return f"-----BEGIN {label}-----\n{lines}-----END {label}-----\n".encode()
+
+
+def read_der(path: Path) -> bytes:
+    """A certificate, CSR or key file's first block as DER (the file is DER or PEM)."""
+    data = path.read_bytes()
+    if data[:1] == b"\x30":
+        return data
+    m = re.search(rb"-----BEGIN [A-Z0-9 ]+-----(.*?)-----END ", data, re.S)
+    if m is None:
+        raise ValueError(f"{path.name} is neither DER nor PEM")
+    return base64.b64decode(b"".join(m.group(1).split()))
+
+
+def pem_pair(cert_der: bytes, key_der: bytes) -> tuple[bytes, bytes]:
+    """A certificate and its key (DER: PKCS#8 or SEC 1) as CPython's load_cert_chain
+    reads them. ValueError if either does not parse."""
+    try:
+        x509.load_der_x509_certificate(cert_der)
+        key = serialization.load_der_private_key(key_der, None)
+    except (ValueError, TypeError) as e:
+        raise ValueError(str(e)) from None
+    return pem("CERTIFICATE", cert_der), key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def pem_files(cert: Path, key: Path, tmp: Path) -> tuple[Path, Path]:
+    """The device's certificate and key as PEM files in tmp, for CPython's ssl."""
+    cert_pem, key_pem = pem_pair(read_der(cert), read_der(key))
+    (tmp / "cert.pem").write_bytes(cert_pem)
+    fd = os.open(tmp / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key_pem)
+    return tmp / "cert.pem", tmp / "key.pem"
+
+
+def matching(cert: Path, key: Path) -> bytes:
+    """The certificate (DER) when key is its private key; ValueError saying what is wrong."""
+    try:
+        c = x509.load_der_x509_certificate(read_der(cert))
+    except (OSError, ValueError):
+        raise ValueError(f"{cert.name} holds no certificate (DER or PEM)") from None
+    try:
+        k = serialization.load_der_private_key(read_der(key), None)
+    except (OSError, ValueError, TypeError):
+        raise ValueError(f"{key.name} holds no unencrypted private key (DER or PEM)") from None
+    raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if c.public_key().public_bytes(*raw) != k.public_key().public_bytes(*raw):
+        raise ValueError("the certificate is not the key's: it was issued for another key")
+    return c.public_bytes(serialization.Encoding.DER)
+
+
+def fingerprint(cert_der: bytes) -> str:
+    """The SHA-256 fingerprint as consoles show it: hex pairs."""
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(cert_der).digest())
 
 
 def thumbprint(cert_der: bytes) -> str:

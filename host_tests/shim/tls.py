@@ -4,16 +4,11 @@ does, where CPython's reads the chain from PEM files only."""
 
 from __future__ import annotations
 
-import os
 import ssl
 import tempfile
+from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_der_private_key,
-)
+from tools import x509
 
 CERT_NONE = ssl.CERT_NONE
 CERT_REQUIRED = ssl.CERT_REQUIRED
@@ -25,17 +20,8 @@ class SSLContext(ssl.SSLContext):
         super().load_verify_locations(cadata=cadata)
 
     def load_cert_chain(self, cert, key=None, *args):  # the board's: DER data, not paths
-        # A key or certificate that does not parse is a ValueError, as on the board.
-        try:
-            pem = ssl.DER_cert_to_PEM_cert(cert).encode()
-            k = load_der_private_key(key, None)
-        except Exception as e:
-            raise ValueError(str(e)) from None
-        kpem = k.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        cert_pem, key_pem = x509.pem_pair(cert, key)  # ValueError, as on the board
         with tempfile.TemporaryDirectory() as d:
-            c, p = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-            with open(c, "wb") as f:
-                f.write(pem)
-            with open(p, "wb") as f:
-                f.write(kpem)
-            super().load_cert_chain(c, p)
+            (Path(d) / "cert.pem").write_bytes(cert_pem)
+            (Path(d) / "key.pem").write_bytes(key_pem)
+            super().load_cert_chain(str(Path(d) / "cert.pem"), str(Path(d) / "key.pem"))

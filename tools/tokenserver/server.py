@@ -260,7 +260,9 @@ class State:
         self.device_cas: list[bytes] = []  # what it trusted at start: tls_client_auth's CAs
 
     def register(self, client_id: str, cert_der: bytes) -> str:
-        """A self-signed certificate registered with a client; returns its thumbprint."""
+        """A self-signed certificate registered with a client; returns its thumbprint.
+        ValueError if it is no certificate."""
+        x509.subject_dn(cert_der)
         thumb = x509.thumbprint(cert_der)
         with self.lock:
             c = self.clients[client_id]
@@ -724,6 +726,11 @@ def apply_control(state: State, data: dict) -> None:
             state.device_interval = data["device_interval"]
         if "device_expires_in" in data:
             state.device_expires_in = data["device_expires_in"]
+        if "register" in data:  # a device's self-signed certificate, base64 DER
+            r = data["register"]
+            if r.get("client") not in state.clients:
+                raise ValueError("unknown client")
+            state.register(r["client"], base64.b64decode(r["cert"], validate=True))
         if data.get("revoke"):
             for t in list(state.access.values()) + list(state.refresh.values()):
                 t.revoked = True
