@@ -160,6 +160,9 @@ class _Context:
     def load_verify_locations(self, cadata=None):
         loaded.append(len(cadata))
 
+    def load_cert_chain(self, certfile, keyfile=None):
+        loaded.append([certfile, keyfile])
+
 
 class _Ssl:
     def create_default_context(self):
@@ -202,3 +205,16 @@ def test_a_board_makes_its_own_session(circuitpython, server, certs, flash):
     assert res["t"] > 0 and res["via"] == "viarequests"
     assert res["ca"] == [certs.ca_pem.stat().st_size]  # the PEM bundle, as text
     assert grants(server) == [("client_credentials", 200)]
+
+
+def test_a_board_session_presents_the_device_certificate(circuitpython, server, certs, flash):
+    # Mutual TLS through the session the agent makes: CircuitPython's context reads the
+    # certificate and key files itself.
+    from test_mtls import device
+
+    device(flash, certs)
+    cfg = generic(server, ca=str(certs.ca_pem), cert="device.crt", key="device.key")
+    write_config(flash, cfg)
+    res = cp_session_runner(circuitpython, flash, "py").run(BOARD)
+    assert res["t"] > 0
+    assert res["ca"] == [certs.ca_pem.stat().st_size, ["device.crt", "device.key"]]

@@ -95,7 +95,7 @@ AGENT = {
     "renew": "a.invalidate()\na.token()",
     "hot": "    a.headers()\n    a.token()",
     "renew_indented": "    a.invalidate()\n    a.token()",
-    "token_bytes": "len(a._tok.access) + len(a._tok.refresh)",
+    "token_bytes": "len(a._tok.access) + len(a._tok.refresh or '')",
     "header_bytes": "len(a._hdrs['Authorization'])",
 }
 
@@ -351,6 +351,69 @@ def measure_device(srv, flash: Path, col: Column) -> dict:
     return json.loads(run_mp(DEVICE % NO_COLLECT, flash, col))
 
 
+# How a client proves itself on each token request (issue 20), over HTTPS to a server that
+# asks every client for a certificate: the secret in the body, a signed assertion
+# (client_secret_jwt), the device's key in the TLS handshake (mutual TLS).
+AUTHS = (
+    ("secret in the body", {"client_id": "device-1", "client_secret": "device-1-secret"}),
+    (
+        "client_secret_jwt",
+        {
+            "client_id": "device-jwt",
+            "client_secret": "device-jwt-secret-0123456789abcdef",
+            "client_auth": "jwt",
+        },
+    ),
+    ("mutual TLS", {"client_id": "device-mtls", "client_auth": "tls"}),
+)
+AUTH_ROWS = [
+    ("first token request (bytes allocated)", "first"),
+    ("renewal: the grant again, no refresh token issued (bytes allocated)", "renew"),
+    ("heap kept at rest after a renewal, code and data (bytes)", "rest"),
+    (f"smallest -X heapsize: load + token + {SHORT} renewals (KB)", "min_heap_short_kb"),
+]
+
+
+def measure_auth(cols: list[Column], work: Path, pool, srv, certs: Certs, ca: Path) -> dict:
+    """The agent's figures for each client authentication: {auth: {column: {figure: value}}}."""
+    from tools import x509
+
+    key = x509.new_key()
+    (work / "device.crt").write_bytes(certs.issue(x509.csr(key, "device-mtls")))
+    (work / "device.key").write_bytes(x509.key_der(key))
+    flash = Path(tempfile.mkdtemp(dir=work))
+    out: dict = {}
+    jobs = {}
+    for name, auth in AUTHS:
+        cfg = dict(auth, grant="client_credentials", token_url=srv.url("/oauth/token"))
+        cfg["ca"] = str(ca)
+        if auth.get("client_auth") == "tls":
+            cfg.update(cert=str(work / "device.crt"), key=str(work / "device.key"))
+        out[name] = {}
+        for col in cols:
+            fresh_flash(flash, cfg)
+            out[name][col.label] = json.loads(run_mp(MEASURE % AGENT, flash, col))
+            code = SURVIVE["agent"] % {"n": SHORT}
+            jobs[name, col.label] = pool.submit(smallest_heap, code, work, col, cfg)
+    for (name, label), job in jobs.items():
+        out[name][label]["min_heap_short_kb"] = job.result()
+    return out
+
+
+def auth_table(cols: list[Column], results: dict) -> str:
+    w = max(len(r[0]) for r in AUTH_ROWS) + 2
+    names = [n for n, _ in AUTHS]
+    lines = []
+    for col in cols:
+        lines.append(f"\n{col.label}")
+        lines.append(f"{'figure':<{w}}" + "".join(f"{n:>22}" for n in names))
+        for label, key in AUTH_ROWS:
+            lines.append(
+                f"{label:<{w}}" + "".join(f"{results[n][col.label][key]:>22}" for n in names)
+            )
+    return "\n".join(lines)
+
+
 # The modules in sys.modules after load + renewals (test_firmware checks the list), and
 # those each renewal loads beside them; the others load for one use (config, fields and
 # grant at boot; failure, tls, chunked) or for one feature (device, api, viarequests).
@@ -506,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
             http_srv = serve(state)
             tls_srv = serve(state, certs.server_context())
             tls_srv.base = f"https://localhost:{tls_srv.port}"
+            mtls_srv = serve(State(), certs.server_context(clients=True))
+            mtls_srv.base = f"https://localhost:{mtls_srv.port}"
             try:
                 modules = [m for m in RENEWAL if m != "__init__"]
                 sizes["import_py"] = import_cost(flash, mpy, str(FIRMWARE_DIR))
@@ -526,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
                 ):
                     cfg, nv = endpoint(scheme, srv, ca)
                     results[scheme] = measure(cols, cfg, nv, work, pool, srv)
+                auths = measure_auth(cols[1:], work, pool, mtls_srv, certs, certs.ca_der)
                 device = measure_device(http_srv, flash, mpy)
                 cp_cols = cp_columns()
                 cfg, nv = endpoint("http", http_srv, None)
@@ -533,10 +599,16 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 http_srv.close()
                 tls_srv.close()
+                mtls_srv.close()
         print(f"iotauth bench: {name}; Keycloak-shaped tokens")
         print(table(cols, results))
         print("\nCode")
         print(code_table(sizes))
+        print(
+            "\nClient authentication, HTTPS to a server asking for client certificates "
+            "(the generic dialect's tokens)"
+        )
+        print(auth_table(cols[1:], auths))
         print("\nDevice authorization grant (RFC 8628), HTTP, .mpy, bytes allocated per step")
         for step in STEPS:
             print(f"{step:<66}{device[step]:>10}")
@@ -553,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
                     "results": results,
                     "sizes": sizes,
                     "device": device,
+                    "client_auth": auths,
                     "circuitpython": cp_results,
                 },
                 indent=2,
