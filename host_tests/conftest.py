@@ -113,7 +113,7 @@ def circuitpython() -> dict:
     out = prog.parent.parent / "mpy" / "iotauth"
     out.mkdir(parents=True, exist_ok=True)
     for src in modules():
-        cmd = [str(cross), "-O2", "-s", f"iotauth/{src.name}", "-o", str(out / f"{src.stem}.mpy")]
+        cmd = [str(cross), "-O3", "-s", f"iotauth/{src.name}", "-o", str(out / f"{src.stem}.mpy")]
         r = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
         assert r.returncode == 0, f"CircuitPython's mpy-cross refused {src.name}: {r.stderr}"
     return {"program": str(prog), "mpy": str(out.parent)}

@@ -70,7 +70,7 @@ def compile_all(cross: Path, out: Path = OUT) -> list[tuple[Path, str]]:
     for src, shown, rel in jobs:
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [str(cross), "-O2", "-s", shown, "-o", str(target), str(src)]
+        cmd = [str(cross), "-O3", "-s", shown, "-o", str(target), str(src)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise ToolError(f"CircuitPython's mpy-cross refused {src.name}:\n{r.stderr.strip()}")

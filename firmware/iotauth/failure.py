@@ -119,6 +119,15 @@ def retry_after(v):
     return None if now is None else max(0, t - now)
 
 
+def handshake(e, cfg):
+    # The words for a TLS handshake broken off (OSError e): a server that distrusts the
+    # device's certificate ends it so, saying no more (mbedtls reports a closed socket).
+    m = "TLS handshake failed: " + reason(e)
+    if cfg is not None and cfg.cert:
+        m += "; does the server trust the device's certificate?"
+    return m
+
+
 def reason(e):
     # OSError -> words. Negative codes are mbedtls's once connected (DNS failures are told
     # apart where they happen); timeouts differ per port.

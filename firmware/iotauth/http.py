@@ -87,10 +87,7 @@ def connect(parts, timeout, ca, cfg):
                     m = "%s (heap free: %d bytes)" % (m, gc.mem_free())
                 raise TransientError("TLS error: " + m)
             except OSError as e:  # the handshake cut off: timed out, or the peer ended it
-                m = use("failure").reason(e)
-                if cfg is not None and cfg.cert:  # as a server does a certificate it distrusts
-                    m += "; does the server trust the device's certificate?"
-                raise TransientError("TLS handshake failed: " + m)
+                raise TransientError(use("failure").handshake(e, cfg))
     except OSError as e:
         s.close()
         raise TransientError(use("failure").reason(e))
