@@ -12,6 +12,7 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
     Encoding,
     NoEncryption,
     PrivateFormat,
@@ -128,6 +129,10 @@ def test_self_signed_tls_client_auth(runner, mtls_server, certs, flash):
 
 def test_pem_key_and_certificate(runner, mtls_server, certs, flash):
     der = device(flash, certs, pem=True)
+    # As `openssl ecparam -genkey` writes a key: the curve's parameters first.
+    key = (flash / "device.key").read_text()
+    params = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+    (flash / "device.key").write_text(params + key)
     write_config(flash, mtls_config(mtls_server, certs, flash))
     res = runner.run(TOKEN_AND_CALL % {"api": mtls_server.url("/api/resource")})
     assert res["changed"] is True and res["api"][0] == 200
@@ -202,13 +207,17 @@ except iotauth.ConfigError as e:
 """
 
 
+NO_KEY = "field 'key' names a file that holds no unencrypted private key"
+
+
 @pytest.mark.parametrize(
     "change, words",
     [
         ({"cert": None}, "field 'cert' is required for client_auth tls"),
         ({"key": None}, "field 'key' is required for client_auth tls"),
         ({"client_auth": "body"}, None),  # the cert presented, the secret asked for
-        ({"key": "device.crt"}, "field 'key' names a file that holds no unencrypted private key"),
+        ({"key": "device.crt"}, NO_KEY),
+        ({"key": "encrypted.key"}, NO_KEY),
         ({"cert": "device.key"}, "field 'cert' names a file that holds no certificate"),
         ({"cert": "nowhere.crt"}, "field 'cert' names a file that cannot be read"),
         ({"transport": "requests"}, "field 'cert' needs transport builtin"),
@@ -216,6 +225,9 @@ except iotauth.ConfigError as e:
 )
 def test_config_errors(runner, certs, flash, change, words):
     device(flash, certs)
+    k = load_der_private_key((flash / "device.key").read_bytes(), None)
+    enc = BestAvailableEncryption(b"passphrase")
+    (flash / "encrypted.key").write_bytes(k.private_bytes(Encoding.DER, PrivateFormat.PKCS8, enc))
     cfg = {
         "grant": "client_credentials",
         "client_id": "device-mtls",

@@ -27,6 +27,17 @@ def certs(path):
     return out
 
 
+def key(path):
+    # The private key in a key file (DER, PKCS#8 or SEC 1, or PEM): the first block that is
+    # a SEQUENCE starting with its version INTEGER (`openssl ecparam -genkey` writes the
+    # curve's parameters before it; an encrypted key starts with a SEQUENCE). ValueError
+    # if none is.
+    for d in certs(path):
+        if len(d) > 4 and d[0] == 0x30 and d[2 if d[1] < 0x80 else 2 + (d[1] & 0x7F)] == 2:
+            return d
+    raise ValueError("no private key")
+
+
 def context(ca, cfg=None):
     # The SSLContext that verifies servers against the CA file ca (None: insecure_tls) and
     # presents cfg's cert and key when it has them (RFC 8705 mutual TLS). Imported here:
@@ -43,7 +54,7 @@ def context(ca, cfg=None):
         pos = False
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cfg is not None and cfg.cert:  # as DER: mbedtls may be built without PEM
-        ctx.load_cert_chain(certs(cfg.cert)[0], certs(cfg.key)[0])
+        ctx.load_cert_chain(certs(cfg.cert)[0], key(cfg.key))  # the leaf, the key
     if ca is None:  # insecure_tls: the config asked for no verification
         if hasattr(ctx, "check_hostname"):
             setattr(ctx, "check_hostname", False)  # noqa: B010 (CPython only; stubs lack it)
