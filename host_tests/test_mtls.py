@@ -18,21 +18,16 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     load_der_private_key,
 )
+from test_circuitpython import ROTATE
+from test_client_jwt import ASYNC  # a token and a renewal on asyncio
 
 from conftest import write_config
 from tools import x509
 from tools.tokenserver.server import State, serve
 
-TOKEN_AND_CALL = """
-import iotauth
-a = iotauth.load()
-t1 = a.token()
-a.invalidate()
-t2 = a.token()
-out("changed", t1 != t2)
-r = a.request("GET", %(api)r)
+# A token, a renewal, the agent's repr, then an API call with the token.
+TOKEN_AND_CALL = ROTATE + """r = a.request("GET", %(api)r)
 out("api", [r.status_code, r.json()])
-out("repr", repr(a))
 """
 
 REFUSED = """
@@ -253,26 +248,12 @@ def test_config_errors(runner, certs, flash, change, words):
         assert words in res["e"], res["e"]
 
 
-ASYNC = """
-import asyncio, iotauth
-a = iotauth.load()
-
-
-async def main():
-    t1 = await a.atoken()
-    a.invalidate()
-    out("changed", (await a.atoken()) != t1)
-
-
-asyncio.run(main())
-"""
-
 
 def test_mutual_tls_on_asyncio(board_runner, mtls_server, certs, flash):
     # The non-blocking handshake presents the certificate as the blocking one does.
     der = device(flash, certs)
     write_config(flash, mtls_config(mtls_server, certs, flash))
-    assert board_runner.run(ASYNC)["changed"] is True
+    assert board_runner.run(ASYNC)["renewed"] is True
     check_wire(mtls_server, der, "device-mtls")
 
 
