@@ -26,9 +26,12 @@ from tools import x509
 from tools.tokenserver.server import State, serve
 
 # A token, a renewal, the agent's repr, then an API call with the token.
-TOKEN_AND_CALL = ROTATE + """r = a.request("GET", %(api)r)
+TOKEN_AND_CALL = (
+    ROTATE
+    + """r = a.request("GET", %(api)r)
 out("api", [r.status_code, r.json()])
 """
+)
 
 REFUSED = """
 import iotauth
@@ -246,7 +249,6 @@ def test_config_errors(runner, certs, flash, change, words):
         assert res["e"] == need
     else:
         assert words in res["e"], res["e"]
-
 
 
 def test_mutual_tls_on_asyncio(board_runner, mtls_server, certs, flash):
