@@ -17,9 +17,9 @@ def fetch(agent, grant, secret=None):
     if grant == "refresh_token" and cfg.pre is not None:
         if not _plain(secret):
             secret = use("grant").quote(cfg, secret)
-        r = send(cfg, parts, cfg.head, (cfg.pre, secret, cfg.post))
+        r = send(cfg, parts, cfg.head, _signed(cfg, (cfg.pre, secret, cfg.post)))
     elif grant == cfg.grant and cfg.body is not None:
-        r = send(cfg, parts, cfg.head, (cfg.body,))
+        r = send(cfg, parts, cfg.head, _signed(cfg, (cfg.body,)))
     else:  # a frozen build (no prepared requests), the device grant, an odd token
         r = ask(cfg, parts, grant, secret)
     status, head, body = r
@@ -49,6 +49,15 @@ def ask(cfg, parts, grant, secret=None):
     # head, body).
     h, pieces = use("grant").compose(cfg, parts, grant, secret)
     return send(cfg, parts, h, pieces)
+
+
+def _signed(cfg, pieces):
+    # A prepared body as sent. With client_auth jwt its last piece is split around the
+    # client assertion, signed now for this request (TransientError before NTP).
+    if cfg.client_auth != "jwt":
+        return pieces
+    last = pieces[-1]
+    return pieces[:-1] + (last[0], use("assertion", True).make(cfg), last[1])
 
 
 def send(cfg, parts, head, body):

@@ -8,6 +8,7 @@ import json
 
 _SAFE = b"-._~"
 _MARK = "iotauth-refresh-token"  # where the refresh token goes in the prepared body
+_SIGNED = "iotauth-assertion"  # where a fresh client assertion goes (client_auth jwt)
 
 
 def _quote(s):
@@ -45,10 +46,11 @@ def _field(out, k, v):
     out.append(_quote(v))
 
 
-def request(cfg, grant, secret=None):
+def request(cfg, grant, secret=None, assertion=None):
     # -> (body pieces, content type, Authorization value or None) for one token request.
     # grant is the grant_type to send (None: the device authorization request, RFC 8628
-    # 3.1); secret the refresh token or device code it needs.
+    # 3.1); secret the refresh token or device code it needs; assertion what stands for the
+    # client assertion (client_auth jwt; None: one signed now).
     body = {} if cfg.encoding == "json" else []
     if grant is not None:
         _field(body, "grant_type", grant)
@@ -71,7 +73,7 @@ def request(cfg, grant, secret=None):
         a = use("assertion")
         _field(body, "client_id", cfg.client_id)
         _field(body, "client_assertion_type", a.TYPE)
-        _field(body, "client_assertion", a.make(cfg))
+        _field(body, "client_assertion", assertion or a.make(cfg))
     else:
         if cfg.client_id:
             _field(body, "client_id", cfg.client_id)
@@ -112,19 +114,27 @@ def _join(pieces):
 def prepare(cfg):
     # Writes the token requests a renewal sends into cfg: head, the primary grant's body
     # (None: the agent asks this module each time) and the refresh grant's body around the
-    # token (pre, post).
+    # token (pre, post). With client_auth jwt the last of them (body, post) is split
+    # around the assertion, which endpoint signs afresh for each request.
     grant = cfg.grant
-    if grant == "static" or cfg.client_auth == "jwt":
-        return  # jwt: each request carries a fresh assertion, composed when it is sent
-    pieces, ctype, auth = request(cfg, "refresh_token", _MARK)
-    body = _join(pieces)
-    i = body.find(_MARK.encode())
-    cfg.pre = body[:i]
-    cfg.post = body[i + len(_MARK) :]
+    if grant == "static":
+        return
+    signed = _SIGNED if cfg.client_auth == "jwt" else None
+    pieces, ctype, auth = request(cfg, "refresh_token", _MARK, signed)
+    cfg.pre, cfg.post = _split(_join(pieces), _MARK)
+    cfg.post = _split(cfg.post, signed)
     cfg.head = head(cfg, cfg.token_url_parts, ctype, auth)
     cfg.body = None
     if grant == "client_credentials" or grant == "password":
-        cfg.body = _join(request(cfg, grant)[0])
+        cfg.body = _split(_join(request(cfg, grant, None, signed)[0]), signed)
+
+
+def _split(body, mark):
+    # body around mark: (before, after); body itself without a mark.
+    if mark is None:
+        return body
+    i = body.find(mark.encode())
+    return body[:i], body[i + len(mark) :]
 
 
 def compose(cfg, parts, grant, secret=None):
