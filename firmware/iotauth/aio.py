@@ -154,8 +154,8 @@ async def post(cfg, parts, head, body):
 def _open(parts, ca, cfg):
     # A non-blocking socket connecting to the endpoint, wrapped for TLS verified against
     # ca when https (with cfg's client certificate, if any); the connection and the
-    # handshake complete as it is written to. DNS is
-    # the one step asyncio cannot make wait: resolved once and reused, as http does.
+    # handshake complete as it is written to. DNS is the one step asyncio cannot make wait:
+    # resolved once and reused, as http does.
     import socket
     from errno import EINPROGRESS
 
