@@ -398,3 +398,28 @@ def test_provision_client_secret_jwt(server, tmp_path):
     r = _provision("check", "auth.json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "device-jwt-secret" not in repr(server.state.requests)
+
+
+def test_register_a_self_signed_certificate_at_run_time(runner, mtls_server, certs, flash):
+    # What a developer does against `make serve`: /_control registers the device's
+    # certificate with its client; a bad one is refused there.
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    der = device(flash, certs, "bench-7", self_signed=True)
+    ctx = ssl.create_default_context(cafile=str(certs.ca_pem))
+
+    def control(body):
+        req = urllib.request.Request(
+            mtls_server.url("/_control"), data=json.dumps(body).encode(), method="POST"
+        )
+        return urllib.request.urlopen(req, context=ctx)
+
+    with pytest.raises(urllib.error.HTTPError) as e:
+        control({"register": {"client": "device-selfsigned", "cert": "bm90IGEgY2VydA=="}})
+    assert e.value.code == 400
+    b64 = base64.b64encode(der).decode()
+    assert control({"register": {"client": "device-selfsigned", "cert": b64}}).status == 200
+    write_config(flash, mtls_config(mtls_server, certs, flash, "device-selfsigned"))
+    assert len(runner.run(STOLEN)["t"]) > 100
