@@ -423,3 +423,12 @@ def test_a_client_reusing_its_connection_sees_it_closed(server):
         f.read(size)
         s.sendall(b"GET /api/resource HTTP/1.1\r\nHost: x\r\n\r\n")
         assert s.recv(100) == b""  # closed, not a socket.timeout after 5 s
+
+
+def test_the_request_log_masks_every_credential():
+    from tools.tokenserver.server import _masked
+
+    form = {"grant_type": "client_credentials", "client_id": "c", "client_secret": "s1",
+            "client_assertion": "eyJ.x.y", "refresh_token": "r1", "password": "p1"}  # fmt: skip
+    shown = repr(_masked(form))
+    assert all(v not in shown for v in ("s1", "eyJ.x.y", "r1", "p1")) and "'c'" in shown

@@ -310,7 +310,15 @@ class State:
 
 
 def _masked(form: dict[str, str]) -> dict[str, str]:
-    hidden = {"client_secret", "password", "refresh_token", "code", "device_code"}
+    # client_assertion too: a signed stand-in for the secret, good for a minute.
+    hidden = {
+        "client_secret",
+        "password",
+        "refresh_token",
+        "code",
+        "device_code",
+        "client_assertion",
+    }
     return {k: ("***" if k in hidden else v) for k, v in form.items()}
 
 
