@@ -103,7 +103,7 @@ def circuitpython() -> dict:
     CircuitPython's mpy-cross: {"program": path, "mpy": dir}, built if needed."""
     import subprocess
 
-    from tools.build import modules
+    from tools.build import MPY_FLAGS, modules, shown
     from tools.cpport import ToolError, ensure
 
     try:
@@ -113,7 +113,7 @@ def circuitpython() -> dict:
     out = prog.parent.parent / "mpy" / "iotauth"
     out.mkdir(parents=True, exist_ok=True)
     for src in modules():
-        cmd = [str(cross), "-O3", "-s", f"iotauth/{src.name}", "-o", str(out / f"{src.stem}.mpy")]
+        cmd = [str(cross), *MPY_FLAGS, "-s", shown(src), "-o", str(out / f"{src.stem}.mpy")]
         r = subprocess.run(cmd + [str(src)], capture_output=True, text=True)
         assert r.returncode == 0, f"CircuitPython's mpy-cross refused {src.name}: {r.stderr}"
     return {"program": str(prog), "mpy": str(out.parent)}

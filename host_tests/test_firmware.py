@@ -112,8 +112,8 @@ out("failed", sorted(n[8:] for n in sys.modules if n.startswith("iotauth.")))
 @pytest.mark.parametrize("build", ["mpy", "py"])
 @pytest.mark.parametrize("grant", ["static", "client_credentials"])
 def test_only_the_renewal_path_stays_in_the_heap(grant, build, server, flash, mpy_build):
-    # What runs once (config, fields, store at boot), for each renewal (endpoint, http,
-    # jsonscan, store) or after a failure (failure) is imported for that use and let go; a
+    # What runs once (config, fields, store at boot), for each renewal (endpoint, http and
+    # store) or after a failure (failure) is imported for that use and let go; a
     # static token never loads the renewal modules. From .py sources what each renewal runs
     # stays loaded, as compiling it again at every renewal would cost more.
     cfg = generic(server) if grant != "static" else {"grant": "static", "token": "k"}
@@ -129,7 +129,7 @@ def test_only_the_renewal_path_stays_in_the_heap(grant, build, server, flash, mp
         return
     assert "503" in res["e"]
     assert res["boot"] == base
-    each = [] if build == "mpy" else ["endpoint", "http", "jsonscan"]
+    each = [] if build == "mpy" else ["endpoint", "http"]
     assert res["renewed"] == sorted(base + each + (["store"] if each else []))
     assert res["failed"] == sorted(base + each)  # nothing to write after a failure
 

@@ -315,7 +315,7 @@ DEVICE = """
 import gc, json, sys, time
 %s
 import iotauth
-from iotauth import agent, device, endpoint, grant, http, jsonscan, store
+from iotauth import agent, device, endpoint, grant, http, store
 a = iotauth.load()
 a.on_code = lambda uri, code, full: None
 r = {}
@@ -418,7 +418,7 @@ def auth_table(cols: list[Column], results: dict) -> str:
 # those each renewal loads beside them; the others load for one use (config, fields and
 # grant at boot; failure, tls, chunked) or for one feature (device, api, viarequests).
 RESIDENT = ("__init__", "agent", "token")
-RENEWAL = RESIDENT + ("endpoint", "http", "jsonscan", "store")
+RENEWAL = RESIDENT + ("endpoint", "http", "store")
 
 IMPORTS = """
 import gc, sys

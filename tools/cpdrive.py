@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tools import cpport, provision  # noqa: E402
-from tools.build import modules  # noqa: E402
+from tools.build import MPY_FLAGS, modules, shown  # noqa: E402
 from tools.provision import LINE, merge_settings  # noqa: E402
 
 BOARDS = ROOT / "boards"
@@ -64,13 +64,13 @@ def compile_all(cross: Path, out: Path = OUT) -> list[tuple[Path, str]]:
         m.__name__: Path(m.__file__ or "")
         for m in (adafruit_requests, adafruit_connection_manager)
     }
-    jobs = [(src, f"iotauth/{src.name}", f"lib/iotauth/{src.stem}.mpy") for src in modules()]
+    jobs = [(src, shown(src), f"lib/iotauth/{src.stem}.mpy") for src in modules()]
     jobs += [(found[name], f"{name}.py", f"lib/{name}.mpy") for name in LIBS]
     files = []
-    for src, shown, rel in jobs:
+    for src, name, rel in jobs:
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [str(cross), "-O3", "-s", shown, "-o", str(target), str(src)]
+        cmd = [str(cross), *MPY_FLAGS, "-s", name, "-o", str(target), str(src)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             raise ToolError(f"CircuitPython's mpy-cross refused {src.name}:\n{r.stderr.strip()}")

@@ -9,9 +9,9 @@ from . import use
 from . import AuthError, CredentialsError, TransientError
 from .token import Deadline, Token, unix
 
-# Code loaded on demand (use()): store at boot and after each renewal; endpoint with
-# jsonscan and the transport (http or viarequests) for each renewal; failure after one
-# fails; device while a device authorization is pending; api at the first request().
+# Code loaded on demand (use()): store at boot and after each renewal; endpoint and the
+# transport (http or viarequests) for each renewal; failure after one fails; device while a
+# device authorization is pending; api at the first request().
 
 _POLL_MAX = const(3600)  # poll() asks to be called at least hourly: deadlines stay rebased
 _WAIT = const(4)  # back-off when even the failure code finds no heap (failure.py: the rest)
@@ -161,7 +161,7 @@ class Agent:
             if cfg.grant == "device_code":
                 f = self._flow
                 if f is None:
-                    # Stays loaded for this grant (with endpoint, failure and jsonscan): it
+                    # Stays loaded for this grant (with endpoint and failure): it
                     # polls every few seconds while the user approves.
                     from .device import Flow
 

@@ -25,7 +25,7 @@ def load(path, session=None):
         # the scanner then holds the object to JSON's syntax.
         obj = json.loads(raw)
         if type(obj) is dict:
-            use("jsonscan").scan(raw, (), [])
+            use("jsonscan").check(raw)
     except (ValueError, IndexError):
         raise ConfigError("%s: not valid JSON (python -m tools.provision check says where)" % path)
     return parse(obj, path, getenv, session)

@@ -4,19 +4,10 @@
 # every few seconds while the user approves). MIT licence.
 from . import CredentialsError, TransientError
 from . import failure  # noqa: F401 (kept loaded: every pending poll's answer is an error)
-from .endpoint import ask, fetch, refused
-from .jsonscan import scan
+from .endpoint import ask, fetch, obj, refused
 from .token import Deadline
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-_KEYS = (
-    b"device_code",
-    b"user_code",
-    b"verification_uri",
-    b"verification_uri_complete",
-    b"interval",
-    b"expires_in",
-)
 
 
 def show(uri, code, complete):
@@ -71,14 +62,13 @@ class Flow:
         status, head, body = ask(cfg, cfg.device_authorization_url_parts, None)
         if status != 200:
             raise refused(status, head, body, agent, "device authorization endpoint")
-        try:
-            code, user, uri, full, every, life = scan(body, _KEYS, [None] * 6)
-        except (ValueError, TypeError, IndexError):
-            code = user = uri = full = every = life = None
+        d = obj(body) or {}
+        code, user, uri = d.get("device_code"), d.get("user_code"), d.get("verification_uri")
+        full = d.get("verification_uri_complete")
         if type(code) is not str or type(user) is not str or type(uri) is not str:
             raise TransientError("device authorization answer lacks device_code or user_code")
         self.code = code
-        self.interval = _int(every, 5)
-        self.expiry = Deadline(_int(life, 600))
+        self.interval = _int(d.get("interval"), 5)
+        self.expiry = Deadline(_int(d.get("expires_in"), 600))
         (agent.on_code or show)(uri, user, full if type(full) is str else None)
         raise _pending("waiting for the user to approve the device", self.interval)

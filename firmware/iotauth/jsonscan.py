@@ -1,5 +1,6 @@
-# iotauth jsonscan: picks the wanted fields of a flat JSON object straight out of a byte
-# buffer, without building the whole object; and a JWT's exp claim. MIT licence.
+# iotauth jsonscan: holds a JSON object to JSON's syntax, which MicroPython's json does not
+# (it takes a trailing or a missing comma that the host's refuses, so an auth.json that
+# loads on a board would fail `provision check`); and a JWT's exp claim. MIT licence.
 import json
 
 from micropython import const
@@ -20,20 +21,14 @@ def _ws(b, i, n):
     return i
 
 
-_esc = False  # whether the string _str_end last passed holds escapes
-
-
 def _str_end(b, i, n):
     # b[i] is the opening quote; returns the index of the closing one.
-    global _esc
     i += 1
-    _esc = False
     while i < n:
         c = b[i]
         if c == _QUOTE:
             return i
         if c == _BSLASH:
-            _esc = True
             i += 1
         i += 1
     raise ValueError("unterminated string")
@@ -63,74 +58,37 @@ def _skip(b, i, n):
     return i
 
 
-def _key(b, i, j, keys):
-    # Index in keys of the key b[i:j], or -1; compares in place.
-    n = j - i
-    for k in range(len(keys)):
-        key = keys[k]
-        if len(key) == n:
-            m = 0
-            while m < n and b[i + m] == key[m]:
-                m += 1
-            if m == n:
-                return k
-    return -1
-
-
-def _value(b, i, j):
-    # The scalar b[i:j] as str, int or float; None for null, bool for true/false.
-    c = b[i]
-    if c == _QUOTE:
-        return str(b[i + 1 : j - 1], "utf-8")
-    v = 0
-    k = i
-    while k < j and 0x30 <= b[k] <= 0x39:
-        v = v * 10 + b[k] - 0x30
-        k += 1
-    if k == j and k > i:
-        return v
-    return json.loads(bytes(b[i:j]))  # rare: negative, float, literal
-
-
-def scan(b, keys, out):
-    # b: bytes-like JSON object; keys: tuple of bytes; out: list of len(keys), filled
-    # with the values found (None where absent). Raises ValueError when b is no object.
+def check(b):
+    # Raises ValueError unless bytes-like b is one JSON object, its members separated as
+    # JSON says. Values are skipped over, not read: json.loads reads them.
     n = len(b)
-    for k in range(len(out)):
-        out[k] = None
     i = _ws(b, 0, n)
     if i >= n or b[i] != _LBRACE:
         raise ValueError("not an object")
     i = _ws(b, i + 1, n)
     if i < n and b[i] == _RBRACE:
-        return out
-    while True:
-        if i >= n or b[i] != _QUOTE:
-            raise ValueError("bad key")
-        j = _str_end(b, i, n)
-        k = -1 if _esc else _key(b, i + 1, j, keys)
-        i = _ws(b, j + 1, n)
-        if i >= n or b[i] != _COLON:
-            raise ValueError("bad object")
-        i = _ws(b, i + 1, n)
-        if i >= n:
-            raise ValueError("truncated")
-        j = _skip(b, i, n)
-        if k >= 0:
-            if b[i] == _QUOTE and _esc:
-                out[k] = json.loads(bytes(b[i:j]))  # rare: escaped string
-            elif b[i] == _LBRACE or b[i] == _LBRACKET:
-                out[k] = None
-            else:
-                out[k] = _value(b, i, j)
-        i = _ws(b, j, n)
-        if i >= n:
-            raise ValueError("truncated")
-        if b[i] == _RBRACE:
-            return out
-        if b[i] != _COMMA:
-            raise ValueError("bad object")
-        i = _ws(b, i + 1, n)
+        i += 1
+    else:
+        while True:
+            if i >= n or b[i] != _QUOTE:
+                raise ValueError("bad key")
+            i = _ws(b, _str_end(b, i, n) + 1, n)
+            if i >= n or b[i] != _COLON:
+                raise ValueError("bad object")
+            i = _ws(b, i + 1, n)
+            if i >= n:
+                raise ValueError("truncated")
+            i = _ws(b, _skip(b, i, n), n)
+            if i >= n:
+                raise ValueError("truncated")
+            if b[i] == _RBRACE:
+                i += 1
+                break
+            if b[i] != _COMMA:
+                raise ValueError("bad object")
+            i = _ws(b, i + 1, n)
+    if _ws(b, i, n) < n:
+        raise ValueError("more after the object")
 
 
 def jwt_exp(tok):
@@ -144,7 +102,8 @@ def jwt_exp(tok):
     s = p[1].replace("-", "+").replace("_", "/")
     s += "=" * (-len(s) % 4)
     try:
-        exp = scan(binascii.a2b_base64(s), (b"exp",), [None])[0]
-    except (ValueError, TypeError, IndexError):
+        d = json.loads(binascii.a2b_base64(s))
+    except ValueError:  # not base64 or not JSON: binascii.Error and UnicodeError are ones
         return None
+    exp = d.get("exp") if type(d) is dict else None
     return exp if type(exp) is int else None
