@@ -95,12 +95,13 @@ def use(name, each=False):
         return m
     if each and _keep:
         return __import__(full, None, None, (name,))
-    had = [k for k in mods if k.startswith("iotauth.")]
+    had = list(mods)  # loops, not comprehensions: a comprehension is one more function, resident
     m = __import__(full, None, None, (name,))
     g = globals()
-    for k in [k for k in mods if k.startswith("iotauth.") and k not in had]:
-        del mods[k]
-        k = k[8:]
-        if k in g:
-            del g[k]
+    for k in list(mods):
+        if k not in had and k.startswith("iotauth."):
+            del mods[k]
+            k = k[8:]
+            if k in g:
+                del g[k]
     return m

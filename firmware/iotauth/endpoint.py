@@ -95,7 +95,10 @@ def token(body, margin):
         raise TransientError("token response is not a JSON object")
     access, refresh = d.get("access_token"), d.get("refresh_token")
     n, rn = d.get("expires_in"), d.get("refresh_expires_in")
-    d = None  # the other fields' strings are garbage before the Token is made
+    # Emptied, not only let go: the other fields' strings are garbage before the Token is
+    # made, even while a stale word on the stack (the collector is conservative) still
+    # points at the dict.
+    d.clear()
     if type(access) is not str or not access:
         raise TransientError("token response has no access_token")
     n = life(n)
