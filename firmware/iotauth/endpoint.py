@@ -73,11 +73,10 @@ def _plain(s):
 
 
 def obj(body):
-    # The JSON object an answer's body holds, or None. MicroPython's json reads the buffer
-    # in place; CPython's (the host tools) takes no memoryview, so it reads a copy there.
-    # Its code is in the firmware: a scanner of our own that picked out only the wanted
-    # fields spared the few short strings of the others but, from .mpy, cost 1.8 KB of
-    # heap at the renewal's peak (make bench).
+    # The JSON object an answer's body holds, or None. The firmware's json (its code costs
+    # no heap) reads the buffer in place; CPython's (the host tools) takes no memoryview, so
+    # it reads a copy there. A scanner of our own, which made only the wanted fields'
+    # strings, held its 1.8 KB of code at a .mpy renewal's peak (make bench).
     try:
         try:
             d = json.loads(body)
