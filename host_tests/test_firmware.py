@@ -266,3 +266,27 @@ def test_only_the_agent_writes_its_state():
                         and n.value.id == "agent"
                     ):
                         raise AssertionError(f"{path.name}:{n.lineno} writes agent.{n.attr}")
+
+
+TRACEBACK = """
+import io, sys
+from iotauth.jsonscan import check
+try:
+    check(b"{")
+except ValueError as e:
+    f = io.StringIO()
+    sys.print_exception(e, f)
+    out("tb", f.getvalue())
+from iotauth import jsonscan
+out("file", jsonscan.__file__)
+"""
+
+
+def test_a_mpy_module_names_itself_by_its_module_name(flash, mpy_build):
+    # Each .mpy carries its module's name as its source name (tools/build.py shown()): the
+    # import has interned that name already, where a path would be one more name kept in
+    # the heap for good. Tracebacks then name the module; __file__ is still the file's path.
+    res = Runner("micropython", flash, path=str(mpy_build)).run(TRACEBACK)
+    assert 'File "iotauth.jsonscan"' in res["tb"], res["tb"]
+    assert "jsonscan.py" not in res["tb"]
+    assert res["file"].endswith("iotauth/jsonscan.mpy")
